@@ -1,0 +1,67 @@
+"""backprop: reverse-mode autodiff and a small neural-network library on NumPy, CuPy or
+Numba-CUDA arrays. The names follow PyTorch's wherever PyTorch has one."""
+
+from backprop import functional
+from backprop.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from backprop.backend import BackendUnavailableError
+from backprop.backend import available as available_backends
+from backprop.creation import (
+    arange,
+    empty,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from backprop.device import Device, device
+from backprop.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from backprop.ops import concatenate, matmul, stack, where
+from backprop.random import manual_seed
+from backprop.tensor import Tensor, bool_, float32, float64, int32, int64
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError",
+    "Device",
+    "GradcheckError",
+    "Tensor",
+    "arange",
+    "available_backends",
+    "bool_",
+    "concatenate",
+    "device",
+    "empty",
+    "enable_grad",
+    "float32",
+    "float64",
+    "full",
+    "full_like",
+    "functional",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "manual_seed",
+    "matmul",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "randn_like",
+    "set_grad_enabled",
+    "stack",
+    "tensor",
+    "where",
+    "zeros",
+    "zeros_like",
+]

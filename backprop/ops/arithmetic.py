@@ -1,0 +1,270 @@
+"""Elementwise arithmetic and math: each op's gradient rule sits next to its forward.
+
+Backward rules are written with differentiable ops, so they can be differentiated again.
+Binary ops broadcast; `sum_to` folds each gradient back to its operand's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from backprop.autograd import Function
+from backprop.ops.common import operands, require_float
+from backprop.ops.movement import sum_to
+from backprop.tensor import Tensor
+
+
+class Add(Function):
+    def forward(self, x, y):
+        return self.backend.binary("add", x, y)
+
+    def backward(self, gy):
+        x, y = self.inputs
+        return sum_to(gy, x.shape), sum_to(gy, y.shape)
+
+
+class Sub(Function):
+    def forward(self, x, y):
+        return self.backend.binary("sub", x, y)
+
+    def backward(self, gy):
+        x, y = self.inputs
+        return sum_to(gy, x.shape), sum_to(-gy, y.shape)
+
+
+class Mul(Function):
+    def forward(self, x, y):
+        return self.backend.binary("mul", x, y)
+
+    def backward(self, gy):
+        x, y = self.inputs
+        gx = sum_to(gy * y, x.shape) if self.needs_input_grad[0] else None
+        gy_ = sum_to(gy * x, y.shape) if self.needs_input_grad[1] else None
+        return gx, gy_
+
+
+class Div(Function):
+    def forward(self, x, y):
+        return self.backend.binary("div", x, y)
+
+    def backward(self, gy):
+        x, y = self.inputs
+        gx = sum_to(gy / y, x.shape) if self.needs_input_grad[0] else None
+        gy_ = sum_to(-gy * x / (y * y), y.shape) if self.needs_input_grad[1] else None
+        return gx, gy_
+
+
+class Pow(Function):
+    def forward(self, x, y):
+        return self.backend.binary("pow", x, y)
+
+    def backward(self, gy):
+        x, y = self.inputs
+        gx = sum_to(gy * y * x ** (y - 1), x.shape) if self.needs_input_grad[0] else None
+        gy_ = sum_to(gy * x**y * log(x), y.shape) if self.needs_input_grad[1] else None
+        return gx, gy_
+
+
+class Neg(Function):
+    def forward(self, x):
+        return self.backend.unary("neg", x)
+
+    def backward(self, gy):
+        return -gy
+
+
+class Exp(Function):
+    def forward(self, x):
+        return self.backend.unary("exp", x)
+
+    def backward(self, gy):
+        return gy * exp(self.inputs[0])
+
+
+class Log(Function):
+    def forward(self, x):
+        return self.backend.unary("log", x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return self.backend.unary("sqrt", x)
+
+    def backward(self, gy):
+        return gy / (2 * sqrt(self.inputs[0]))
+
+
+class Abs(Function):
+    def forward(self, x):
+        return self.backend.unary("abs", x)
+
+    def backward(self, gy):
+        return gy * sign(self.inputs[0])
+
+
+class Sin(Function):
+    def forward(self, x):
+        return self.backend.unary("sin", x)
+
+    def backward(self, gy):
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    def forward(self, x):
+        return self.backend.unary("cos", x)
+
+    def backward(self, gy):
+        return -gy * sin(self.inputs[0])
+
+
+class Select(Function):
+    """`where(condition, x, y)`; the condition is a constant of the graph."""
+
+    def __init__(self, condition: Any):
+        self.condition = condition
+
+    def forward(self, x, y):
+        return self.backend.where(self.condition, x, y)
+
+    def backward(self, gy):
+        x, y = self.inputs
+        condition = Tensor._make(self.condition, gy.device)
+        return (
+            sum_to(where(condition, gy, 0.0), x.shape) if self.needs_input_grad[0] else None,
+            sum_to(where(condition, 0.0, gy), y.shape) if self.needs_input_grad[1] else None,
+        )
+
+
+def _binary(cls: type[Function], name: str, x: Any, y: Any) -> Tensor:
+    x, y = operands(name, x, y)
+    if x.requires_grad or y.requires_grad:
+        require_float(name, x, y)
+    return cls()(x, y)
+
+
+def _unary(cls: type[Function], name: str, x: Tensor) -> Tensor:
+    require_float(name, x)
+    return cls()(x)
+
+
+def add(x: Tensor | float, y: Tensor | float) -> Tensor:
+    return _binary(Add, "add", x, y)
+
+
+def sub(x: Tensor | float, y: Tensor | float) -> Tensor:
+    return _binary(Sub, "sub", x, y)
+
+
+def mul(x: Tensor | float, y: Tensor | float) -> Tensor:
+    return _binary(Mul, "mul", x, y)
+
+
+def div(x: Tensor | float, y: Tensor | float) -> Tensor:
+    return _binary(Div, "div", x, y)
+
+
+def pow(x: Tensor | float, y: Tensor | float) -> Tensor:
+    return _binary(Pow, "pow", x, y)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg()(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return _unary(Exp, "exp", x)
+
+
+def log(x: Tensor) -> Tensor:
+    return _unary(Log, "log", x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return _unary(Sqrt, "sqrt", x)
+
+
+def abs(x: Tensor) -> Tensor:
+    return _unary(Abs, "abs", x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return _unary(Sin, "sin", x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return _unary(Cos, "cos", x)
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 elementwise; a constant of the graph (its gradient is zero)."""
+    return Tensor._make(x.backend.unary("sign", x.data), x.device)
+
+
+def compare(op: str, x: Tensor | float, y: Tensor | float) -> Tensor:
+    """Elementwise comparison giving a bool tensor outside the graph."""
+    x, y = operands(op, x, y)
+    return Tensor._make(x.backend.compare(op, x.data, y.data), x.device)
+
+
+def mask(condition: Tensor, dtype) -> Tensor:
+    """A bool tensor as 1.0 / 0.0 of `dtype`: a constant of the graph."""
+    return Tensor._make(condition.backend.astype(condition.data, dtype), condition.device)
+
+
+def where(condition: Tensor, x: Tensor | float, y: Tensor | float) -> Tensor:
+    """`x` where `condition` holds, else `y`, broadcasting all three."""
+    if not isinstance(condition, Tensor) or condition.dtype != bool:
+        raise TypeError("where: the condition must be a bool Tensor, such as `x > 0`")
+    x, y = operands("where", x, y)
+    if condition.device != x.device:
+        raise RuntimeError(
+            f"where: condition is on {condition.device} but the values are on {x.device}"
+        )
+    return Select(condition.data)(x, y)
+
+
+def maximum(x: Tensor | float, y: Tensor | float) -> Tensor:
+    """Elementwise maximum; at ties the gradient is split evenly, as in PyTorch."""
+    x, y = operands("maximum", x, y)
+    return _split_ties(x, y, compare("gt", x, y), compare("eq", x, y))
+
+
+def minimum(x: Tensor | float, y: Tensor | float) -> Tensor:
+    """Elementwise minimum; at ties the gradient is split evenly, as in PyTorch."""
+    x, y = operands("minimum", x, y)
+    return _split_ties(x, y, compare("lt", x, y), compare("eq", x, y))
+
+
+def _split_ties(x: Tensor, y: Tensor, x_wins: Tensor, tie: Tensor) -> Tensor:
+    picked = where(x_wins, x, y)
+    return where(tie, (x + y) * 0.5, picked)
+
+
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+    """Limits `x` to [min, max]; the gradient passes where min <= x <= max, as in PyTorch."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    result = x
+    if min is not None:
+        result = where(compare("ge", x, min), result, min)
+    if max is not None:
+        result = where(compare("le", x, max), result, max)
+    return result
+
+
+class Erf(Function):
+    def forward(self, x):
+        return self.backend.unary("erf", x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * exp(-x * x) * (2 / math.sqrt(math.pi))
+
+
+def erf(x: Tensor) -> Tensor:
+    return _unary(Erf, "erf", x)

@@ -1,0 +1,118 @@
+"""Softmax, log-softmax and the fused softmax cross-entropy.
+
+The fused op computes per-row losses and saves the softmax in one pass; its first-order
+backward is one backend kernel (`probs - onehot`). Under `create_graph=True` the backward is
+built from differentiable ops instead, so it can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from backprop.autograd import Function, is_grad_enabled
+from backprop.ops.common import normalize_axis, require_float
+from backprop.ops.reduction import reduce
+from backprop.tensor import Tensor
+
+
+class Softmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        b = self.backend
+        shifted = b.binary("sub", x, b.reduce("max", x, (self.axis,), True))
+        e = b.unary("exp", shifted)
+        self.y = b.binary("div", e, b.reduce("sum", e, (self.axis,), True))
+        return self.y
+
+    def backward(self, gy):
+        y = softmax(self.inputs[0], self.axis) if is_grad_enabled() else _const(self.y, gy)
+        return y * (gy - reduce("sum", gy * y, self.axis, True))
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        b = self.backend
+        shifted = b.binary("sub", x, b.reduce("max", x, (self.axis,), True))
+        total = b.reduce("sum", b.unary("exp", shifted), (self.axis,), True)
+        self.y = b.binary("sub", shifted, b.unary("log", total))
+        return self.y
+
+    def backward(self, gy):
+        if is_grad_enabled():
+            probs = softmax(self.inputs[0], self.axis)
+        else:
+            probs = _const(self.backend.unary("exp", self.y), gy)
+        return gy - probs * reduce("sum", gy, self.axis, True)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-row `-log softmax(logits)[target]`, with optional label smoothing; the targets
+    are a constant integer array."""
+
+    def __init__(self, targets, label_smoothing: float):
+        self.targets, self.label_smoothing = targets, label_smoothing
+
+    def forward(self, logits):
+        losses, self.probs = self.backend.softmax_cross_entropy_forward(
+            logits, self.targets, self.label_smoothing
+        )
+        return losses
+
+    def backward(self, gy):
+        if not is_grad_enabled():
+            grad = self.backend.softmax_cross_entropy_backward(
+                self.probs, self.targets, gy.data, self.label_smoothing
+            )
+            return Tensor._make(grad, gy.device)
+        logits = self.inputs[0]
+        n, classes = logits.shape
+        b = self.backend
+        onehot = b.scatter_add(
+            (n, classes), 1, b.reshape(self.targets, (n, 1)), b.ones((n, 1), logits.dtype)
+        )
+        smoothing = self.label_smoothing
+        target = _const(
+            b.binary("add", b.binary("mul", onehot, 1 - smoothing), smoothing / classes), gy
+        )
+        return (softmax(logits, 1) - target) * gy.reshape(n, 1)
+
+
+def _const(array, like: Tensor) -> Tensor:
+    return Tensor._make(array, like.device)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    require_float("softmax", x)
+    return Softmax(normalize_axis("softmax", axis, x.ndim))(x)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    require_float("log_softmax", x)
+    return LogSoftmax(normalize_axis("log_softmax", axis, x.ndim))(x)
+
+
+def softmax_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Per-row cross-entropy losses (N,) of logits (N, C) against integer class targets (N,)."""
+    require_float("cross_entropy", logits)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    if not isinstance(targets, Tensor) or targets.dtype.kind not in "iu":
+        got = targets.dtype if isinstance(targets, Tensor) else type(targets).__name__
+        raise TypeError(
+            f"cross_entropy: targets must be an integer Tensor of class indices, got {got}"
+        )
+    if targets.shape != logits.shape[:1]:
+        raise ValueError(
+            f"cross_entropy: targets shape {targets.shape} does not match logits {logits.shape}; "
+            "expected (N,)"
+        )
+    if targets.device != logits.device:
+        raise RuntimeError(
+            f"cross_entropy: logits are on {logits.device} but targets on {targets.device}"
+        )
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    return SoftmaxCrossEntropy(targets.data, float(label_smoothing))(logits)

@@ -1,0 +1,472 @@
+"""Tensor: a backend array, the device it lives on, its gradient, and the Function that made it.
+
+Every method here is a thin spelling of an op in `backprop.ops`; the math lives there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from backprop.device import Device
+from backprop.device import device as resolve_device
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int64 = np.dtype("int64")
+int32 = np.dtype("int32")
+bool_ = np.dtype("bool")
+FLOAT_DTYPES = (float32, float64)
+
+Scalar = int | float | bool
+
+
+def as_dtype(dtype: Any, op: str = "tensor") -> np.dtype:
+    """Normalises a dtype spelling ("float32", np.float64, backprop.float32) to a NumPy dtype."""
+    try:
+        result = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: {dtype!r} is not a dtype") from None
+    if result not in (float32, float64, int64, int32, bool_):
+        raise TypeError(
+            f"{op}: dtype {result} is not supported; use float32, float64, int64, int32 or bool"
+        )
+    return result
+
+
+class Tensor:
+    """An n-dimensional array on one device that records how it was computed.
+
+    Build one with `backprop.tensor(data, dtype=..., device=..., requires_grad=...)` or a
+    factory such as `backprop.randn`; ops on tensors that require grad record the graph that
+    `backward()` walks.
+    """
+
+    __slots__ = (
+        "data",
+        "device",
+        "requires_grad",
+        "grad",
+        "_creator",
+        "_output_index",
+        "_retains_grad",
+        "__weakref__",
+    )
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # numpy defers `ndarray * Tensor` to Tensor.__rmul__
+
+    def __init__(
+        self,
+        data: Any,
+        dtype: Any = None,
+        device: Device | str | None = None,
+        requires_grad: bool = False,
+    ):
+        dev = resolve_device(device)
+        if isinstance(data, Tensor):
+            data = data.detach().to(dev).data
+        elif not dev.backend.is_array(data):
+            data = dev.backend.from_host(_host_array(data, dtype))
+        if dtype is not None and data.dtype != as_dtype(dtype):
+            data = dev.backend.astype(data, as_dtype(dtype))
+        self._init(data, dev, False)
+        self.requires_grad_(requires_grad)
+
+    @classmethod
+    def _make(cls, data: Any, device: Device, requires_grad: bool = False) -> Tensor:
+        """Wraps a backend array without copying or checking: the ops' fast path."""
+        tensor = cls.__new__(cls)
+        tensor._init(data, device, requires_grad)
+        return tensor
+
+    def _init(self, data: Any, device: Device, requires_grad: bool) -> None:
+        self.data = data
+        self.device = device
+        self.requires_grad = requires_grad
+        self.grad: Tensor | None = None
+        self._creator = None
+        self._output_index = 0
+        self._retains_grad = False
+
+    # -- properties ----------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.data.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements (NumPy's meaning; `numel()` is PyTorch's spelling)."""
+        return int(np.prod(self.data.shape, dtype=np.int64))
+
+    def numel(self) -> int:
+        return self.size
+
+    @property
+    def backend(self):
+        return self.device.backend
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._creator is None
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed, as NumPy's `.T`."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped: a batch of matrices transposed."""
+        return self.transpose(-2, -1)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = "" if self.device.type == "cpu" else f", device='{self.device}'"
+        if self.dtype not in (float32, int64, bool_):
+            extras += f", dtype={self.dtype}"
+        if self._creator is not None:
+            extras += f", grad_fn=<{self._creator.name}>"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"tensor({body}{extras})"
+
+    # -- autograd ------------------------------------------------------------------------------
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.dtype not in FLOAT_DTYPES:
+            raise TypeError(
+                f"requires_grad: only float32 and float64 tensors can require gradients, "
+                f"got {self.dtype}"
+            )
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor")
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulates this tensor's gradient with respect to every leaf into their `.grad`."""
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def retain_grad(self) -> None:
+        """Keeps `.grad` on this non-leaf tensor after backward."""
+        self._retains_grad = True
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._make(self.data, self.device)
+
+    def zero_(self) -> Tensor:
+        self.backend.assign(self.data, 0)
+        return self
+
+    # -- host and device -----------------------------------------------------------------------
+
+    def numpy(self) -> np.ndarray:
+        """A NumPy copy of the data (a host transfer for GPU tensors)."""
+        return np.array(self.backend.to_host(self.data), copy=True)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def item(self) -> Scalar:
+        """The value of a one-element tensor as a Python number (reads the device)."""
+        if self.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, got {self.shape}")
+        return self.backend.to_host(self.data).reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def to(self, target: Any = None, dtype: Any = None) -> Tensor:
+        """A copy on another device and/or of another dtype: `t.to("cuda")`, `t.to("float64")`.
+
+        Differentiable: the gradient flows back to this tensor's device and dtype.
+        """
+        if target is not None and not isinstance(target, Device):
+            with contextlib.suppress(TypeError):
+                dtype, target = as_dtype(target, "to"), None
+        result = self
+        if target is not None:
+            result = ops.to_device(result, resolve_device(target))
+        if dtype is not None and as_dtype(dtype, "to") != result.dtype:
+            result = ops.astype(result, as_dtype(dtype, "to"))
+        return result
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> Tensor:
+        return self.to(dtype=float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtype=float64)
+
+    def long(self) -> Tensor:
+        return self.to(dtype=int64)
+
+    # -- arithmetic ----------------------------------------------------------------------------
+
+    def __add__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Scalar) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Scalar) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Scalar) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Scalar) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: Scalar) -> Tensor:
+        return ops.pow(other, self)
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Tensor) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    # Comparisons give bool tensors outside the graph, as in PyTorch.
+    def __eq__(self, other: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        return ops.compare("eq", self, other)
+
+    def __ne__(self, other: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        return ops.compare("ne", self, other)
+
+    def __lt__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.compare("lt", self, other)
+
+    def __le__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.compare("le", self, other)
+
+    def __gt__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.compare("gt", self, other)
+
+    def __ge__(self, other: Tensor | Scalar) -> Tensor:
+        return ops.compare("ge", self, other)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    # -- elementwise math ----------------------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def sign(self) -> Tensor:
+        return ops.sign(self)
+
+    def maximum(self, other: Tensor | Scalar) -> Tensor:
+        return ops.maximum(self, other)
+
+    def minimum(self, other: Tensor | Scalar) -> Tensor:
+        return ops.minimum(self, other)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return ops.clamp(self, min, max)
+
+    # -- activations ---------------------------------------------------------------------------
+
+    def relu(self) -> Tensor:
+        return ops.activation(self, "relu")
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return ops.activation(self, "leaky_relu", negative_slope)
+
+    def sigmoid(self) -> Tensor:
+        return ops.activation(self, "sigmoid")
+
+    def tanh(self) -> Tensor:
+        return ops.activation(self, "tanh")
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        return ops.gelu(self, approximate)
+
+    def silu(self) -> Tensor:
+        return ops.activation(self, "silu")
+
+    def softplus(self, beta: float = 1.0) -> Tensor:
+        return ops.activation(self, "softplus", beta)
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        return ops.activation(self, "elu", alpha)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.log_softmax(self, axis)
+
+    # -- reductions ----------------------------------------------------------------------------
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.reduce("sum", self, axis, keepdims)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.reduce("mean", self, axis, keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.reduce("max", self, axis, keepdims)
+
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.reduce("min", self, axis, keepdims)
+
+    def var(
+        self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
+    ) -> Tensor:
+        return ops.var(self, axis, keepdims, correction)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return ops.argmax(self, axis, keepdims)
+
+    # -- shape and movement --------------------------------------------------------------------
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        return ops.reshape(self, _shape_args(shape))
+
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        return ops.reshape(self, _shape_args(shape))
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        return ops.flatten(self, start_axis, end_axis)
+
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        return ops.permute(self, _shape_args(axes))
+
+    def transpose(self, axis0: int, axis1: int) -> Tensor:
+        return ops.transpose(self, axis0, axis1)
+
+    def squeeze(self, axis: int | None = None) -> Tensor:
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return ops.unsqueeze(self, axis)
+
+    def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, _shape_args(shape))
+
+    def expand(self, *shape: int | Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, _shape_args(shape))
+
+    def gather(self, axis: int, index: Tensor) -> Tensor:
+        return ops.gather(self, axis, index)
+
+    def matmul(self, other: Tensor) -> Tensor:
+        return ops.matmul(self, other)
+
+
+def _shape_args(args: tuple) -> tuple[int, ...]:
+    """Accepts both `f(2, 3)` and `f((2, 3))`, as PyTorch does."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _host_array(data: Any, dtype: Any) -> np.ndarray:
+    """Host data as an array of a supported dtype: floats default to float32, as in PyTorch,
+    except NumPy float64 arrays, which keep their precision."""
+    if dtype is not None:
+        return np.asarray(data, dtype=as_dtype(dtype))
+    array = np.asarray(data)
+    if array.dtype == np.float64 and not isinstance(data, np.ndarray):
+        return array.astype(float32)
+    if array.dtype.kind == "f" and array.dtype not in FLOAT_DTYPES:
+        return array.astype(float32)
+    if array.dtype.kind in "iu":
+        return array.astype(int64)
+    if array.dtype.kind not in "fb":
+        raise TypeError(f"tensor: cannot make a tensor from data of dtype {array.dtype}")
+    return array
+
+
+def common_device(op: str, tensors: Sequence[Tensor]) -> Device:
+    """The one device all `tensors` live on; mixing devices is an error, never a silent copy."""
+    first = tensors[0].device
+    for tensor in tensors[1:]:
+        if tensor.device != first:
+            shapes = ", ".join(f"{t.shape} on {t.device}" for t in tensors)
+            raise RuntimeError(
+                f"{op}: expected all tensors on one device, got {shapes}; "
+                "move them with .to(device)"
+            )
+    return first
+
+
+from backprop import autograd, ops  # noqa: E402  (they build on Tensor)
