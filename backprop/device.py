@@ -33,7 +33,8 @@ class Device:
 
     def __str__(self) -> str:
         if self.type == "cpu":
-            return "cpu"
+            # Two CPU backends are two devices: name the backend unless it is the default one.
+            return "cpu" if self.backend_name == "numpy" else f"cpu ({self.backend_name})"
         return f"cuda:{self.index} ({self.backend_name})"
 
     def __repr__(self) -> str:

@@ -144,9 +144,14 @@ def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean")
 def binary_cross_entropy_with_logits(
     input: Tensor, target: Tensor, reduction: str = "mean"
 ) -> Tensor:
-    """BCE of `sigmoid(input)`, computed stably from the logits."""
+    """BCE of `sigmoid(input)`, computed stably from the logits.
+
+    `(1 - t) * x + softplus(-x)` is smooth everywhere, so its gradient is `sigmoid(x) - t` even
+    at x = 0, where the textbook `relu(x) - x t + log1p(exp(-|x|))` has kinks whose
+    subgradients give `-t`; softplus turns into the identity only where that is exact.
+    """
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    losses = relu(input) - input * target + softplus(-ops.abs(input))
+    losses = (1 - target) * input + softplus(-input)
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
 
 

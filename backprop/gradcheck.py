@@ -83,6 +83,68 @@ def gradcheck(
     against one finite-difference sweep per input element. Returns True or raises GradcheckError.
     """
     inputs = _check_inputs("gradcheck", inputs)
+    names = [f"input {i}" for i in range(len(inputs))]
+    return _check("gradcheck", fn, inputs, names, eps, atol, rtol, seed)
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor | Sequence[Tensor]],
+    *inputs: Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """Checks second derivatives against finite differences of the first.
+
+    The first derivatives `(x, v) -> d<fn(x), v>/dx` are built with `create_graph=True` for a
+    random `v`, and their gradients with respect to both `x` and `v` are checked, as PyTorch's
+    gradgradcheck does: a backward that is not differentiable in `v` breaks `jvp`.
+    Returns True or raises GradcheckError naming the input or grad_output that disagrees.
+    """
+    inputs = _check_inputs("gradgradcheck", inputs)
+    rng = np.random.default_rng(seed + 1)
+    outputs = [o for o in _outputs(fn, inputs) if o.requires_grad]
+    for o in outputs:
+        if o.dtype != float64:
+            raise TypeError(f"gradgradcheck: outputs must be float64, got {o.dtype} {o.shape}")
+    grad_outputs = [
+        Tensor(rng.standard_normal(o.shape), dtype=float64, device=o.device, requires_grad=True)
+        for o in outputs
+    ]
+    differentiable = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+
+    def first_derivatives(*args: Tensor) -> list[Tensor]:
+        xs, vs = args[: len(inputs)], args[len(inputs) :]
+        live = [o for o in _outputs(fn, xs) if o.requires_grad]
+        grads = (None,) * len(differentiable)
+        if live:
+            grads = grad(
+                live,
+                [xs[i] for i in differentiable],
+                list(vs),
+                create_graph=True,
+                allow_unused=True,
+            )
+        return [g if g is not None else zeros_like(xs[i]) for i, g in zip(differentiable, grads)]
+
+    names = [f"input {i}" for i in range(len(inputs))]
+    names += [f"grad_output {k}" for k in range(len(grad_outputs))]
+    args = inputs + grad_outputs
+    return _check("gradgradcheck", first_derivatives, args, names, eps, atol, rtol, seed)
+
+
+def _check(
+    op: str,
+    fn: Callable,
+    inputs: list[Tensor],
+    names: list[str],
+    eps: float,
+    atol: float,
+    rtol: float,
+    seed: int,
+) -> bool:
+    """Compares one backward pass of `fn` against finite differences for every input."""
     rng = np.random.default_rng(seed)
     outputs = _outputs(fn, inputs)
     projections = [rng.standard_normal(o.shape) for o in outputs]
@@ -96,42 +158,9 @@ def gradcheck(
             [Tensor(p, dtype=o.dtype, device=o.device) for o, p in live],
             allow_unused=True,
         )
+    what = "gradients" if op == "gradcheck" else "second derivatives"
     for position, g in zip(differentiable, analytic):
         numeric = _numerical(fn, inputs, position, eps, projections)
         value = np.zeros(inputs[position].shape) if g is None else g.numpy()
-        _compare(value, numeric, atol, rtol, f"gradcheck: input {position}")
+        _compare(value, numeric, atol, rtol, f"{op}: {what} with respect to {names[position]}")
     return True
-
-
-def gradgradcheck(
-    fn: Callable[..., Tensor | Sequence[Tensor]],
-    *inputs: Tensor,
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-    seed: int = 0,
-) -> bool:
-    """Checks second derivatives: gradcheck of `v -> d<fn(x), v>/dx` built with create_graph."""
-    inputs = _check_inputs("gradgradcheck", inputs)
-    rng = np.random.default_rng(seed + 1)
-    outputs = _outputs(fn, inputs)
-    grad_outputs = [
-        Tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=o.device) for o in outputs
-    ]
-    differentiable = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
-
-    def first_derivatives(*xs: Tensor) -> list[Tensor]:
-        outs = _outputs(fn, xs)
-        live = [(o, g) for o, g in zip(outs, grad_outputs) if o.requires_grad]
-        if not live:
-            return [zeros_like(xs[i]) for i in differentiable]
-        grads = grad(
-            [o for o, _ in live],
-            [xs[i] for i in differentiable],
-            [g for _, g in live],
-            create_graph=True,
-            allow_unused=True,
-        )
-        return [g if g is not None else zeros_like(xs[i]) for i, g in zip(differentiable, grads)]
-
-    return gradcheck(first_derivatives, *inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)

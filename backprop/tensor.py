@@ -53,6 +53,7 @@ class Tensor:
         "_creator",
         "_output_index",
         "_retains_grad",
+        "_post_accumulate_grad_hooks",
         "__weakref__",
     )
     __array_priority__ = 1000
@@ -68,7 +69,9 @@ class Tensor:
         dev = resolve_device(device)
         if isinstance(data, Tensor):
             data = data.detach().to(dev).data
-        elif not dev.backend.is_array(data):
+        elif isinstance(data, np.ndarray) or not dev.backend.is_array(data):
+            # NumPy arrays too (they are the numpy backend's own arrays): their dtype must be
+            # checked and mapped (float16 -> float32, int16 -> int64, strings refused).
             data = dev.backend.from_host(_host_array(data, dtype))
         if dtype is not None and data.dtype != as_dtype(dtype):
             data = dev.backend.astype(data, as_dtype(dtype))
@@ -78,6 +81,8 @@ class Tensor:
     @classmethod
     def _make(cls, data: Any, device: Device, requires_grad: bool = False) -> Tensor:
         """Wraps a backend array without copying or checking: the ops' fast path."""
+        if isinstance(data, np.generic):  # NumPy ops on 0-d arrays return scalars
+            data = np.asarray(data)
         tensor = cls.__new__(cls)
         tensor._init(data, device, requires_grad)
         return tensor
@@ -90,6 +95,7 @@ class Tensor:
         self._creator = None
         self._output_index = 0
         self._retains_grad = False
+        self._post_accumulate_grad_hooks: list | None = None
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -172,6 +178,13 @@ class Tensor:
     def retain_grad(self) -> None:
         """Keeps `.grad` on this non-leaf tensor after backward."""
         self._retains_grad = True
+
+    def register_post_accumulate_grad_hook(self, hook) -> None:
+        """Calls `hook(tensor)` after backward has accumulated into this leaf's `.grad`
+        (data-parallel training averages gradients across processes from here)."""
+        if not self.is_leaf:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors have one")
+        self._post_accumulate_grad_hooks = (self._post_accumulate_grad_hooks or []) + [hook]
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -449,9 +462,9 @@ def _host_array(data: Any, dtype: Any) -> np.ndarray:
         return array.astype(float32)
     if array.dtype.kind == "f" and array.dtype not in FLOAT_DTYPES:
         return array.astype(float32)
-    if array.dtype.kind in "iu":
-        return array.astype(int64)
-    if array.dtype.kind not in "fb":
+    if array.dtype.kind in "iu" and (array.dtype != int32 or not isinstance(data, np.ndarray)):
+        return array.astype(int64, copy=False)  # a NumPy int32 array keeps its dtype
+    if array.dtype.kind not in "fbi":
         raise TypeError(f"tensor: cannot make a tensor from data of dtype {array.dtype}")
     return array
 

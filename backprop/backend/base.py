@@ -202,7 +202,7 @@ class Backend:
     def scatter_add(self, shape: tuple[int, ...], axis: int, index: Any, values: Any) -> Any:
         """Zeros of `shape` with `values` added where `gather` read them: its gradient."""
         out = self.zeros(shape, values.dtype)
-        grid = list(self.xp.indices(index.shape, sparse=True))
+        grid = list(self.xp.ix_(*(self.xp.arange(size) for size in index.shape)))
         grid[axis] = index
         self.xp.add.at(out, tuple(grid), values)
         return out
@@ -310,7 +310,8 @@ class Backend:
 
     def erf(self, x: Any) -> Any:
         """The error function (NumPy has none; a GPU backend uses the device's `erf`)."""
-        return self.xp.asarray(np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype))
+        # frompyfunc gives a bare Python float for a 0-d input: asarray makes it an array again.
+        return self.xp.asarray(np.asarray(np.frompyfunc(math.erf, 1, 1)(x)).astype(x.dtype))
 
     def _sigmoid(self, x: Any) -> Any:
         # Written to never overflow: exp of a non-positive number only.
@@ -406,7 +407,66 @@ class Backend:
         denom = xp.sqrt(second) / math.sqrt(bias2) + eps
         param -= (lr / bias1) * exp_avg / denom
 
+    def rmsprop_update(
+        self,
+        param: Any,
+        grad: Any,
+        square_avg: Any,
+        grad_avg: Any | None,
+        momentum_buffer: Any | None,
+        lr: float,
+        alpha: float,
+        eps: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        """One `torch.optim.RMSprop` step on one parameter, in place.
+
+        `grad_avg` is used when `centered`, `momentum_buffer` when `momentum` is non-zero;
+        both start at zeros, as `square_avg` does.
+        """
+        xp = self.xp
+        if weight_decay:
+            grad = grad + weight_decay * param
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if centered:
+            grad_avg *= alpha
+            grad_avg += (1 - alpha) * grad
+            avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+        else:
+            avg = xp.sqrt(square_avg) + eps
+        if momentum:
+            momentum_buffer *= momentum
+            momentum_buffer += grad / avg
+            param -= lr * momentum_buffer
+        else:
+            param -= lr * grad / avg
+
+    def adagrad_update(
+        self,
+        param: Any,
+        grad: Any,
+        state_sum: Any,
+        lr: float,
+        lr_decay: float,
+        weight_decay: float,
+        eps: float,
+        step: int,
+    ) -> None:
+        """One `torch.optim.Adagrad` step on one parameter, in place; `step` counts from 1."""
+        if weight_decay:
+            grad = grad + weight_decay * param
+        state_sum += grad * grad
+        param -= (lr / (1 + (step - 1) * lr_decay)) * grad / (self.xp.sqrt(state_sum) + eps)
+
     # -- device ------------------------------------------------------------------------------
 
     def synchronize(self) -> None:
         """Waits for queued device work; nothing to wait for on the CPU."""
+
+    def device_properties(self) -> dict[str, Any]:
+        """What `backprop info` shows about the device: a GPU backend gives its `name`,
+        `total_memory` in bytes and `compute_capability` as (major, minor); the CPU has none."""
+        return {}

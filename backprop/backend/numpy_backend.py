@@ -13,4 +13,5 @@ class NumpyBackend(Backend):
     xp = np
 
     def to_host(self, x: np.ndarray) -> np.ndarray:
-        return x
+        # asarray: NumPy hands back scalars (np.float64) from ops on 0-d arrays.
+        return np.asarray(x)

@@ -60,9 +60,18 @@ class Pow(Function):
         return self.backend.binary("pow", x, y)
 
     def backward(self, gy):
+        # At x = 0, y * x**(y - 1) with y = 0 and x**y * log(x) with y >= 0 would be 0 * inf;
+        # their values there are 0, as in PyTorch. Swapping the exponent y - 1 for 1 where y = 0
+        # and log(x) for log(1) where x = 0 gives those zeros with no inf anywhere in the
+        # graph, so derivatives of every order stay finite.
         x, y = self.inputs
-        gx = sum_to(gy * y * x ** (y - 1), x.shape) if self.needs_input_grad[0] else None
-        gy_ = sum_to(gy * x**y * log(x), y.shape) if self.needs_input_grad[1] else None
+        gx = gy_ = None
+        if self.needs_input_grad[0]:
+            exponent = where(compare("eq", y, 0.0), 1.0, y - 1)
+            gx = sum_to(gy * y * x**exponent, x.shape)
+        if self.needs_input_grad[1]:
+            base = where(compare("eq", x, 0.0), 1.0, x)
+            gy_ = sum_to(gy * x**y * log(base), y.shape)
         return gx, gy_
 
 
@@ -127,6 +136,10 @@ class Select(Function):
 
     def __init__(self, condition: Any):
         self.condition = condition
+
+    @property
+    def name(self) -> str:
+        return "where"  # the op's public name, in messages and reprs
 
     def forward(self, x, y):
         return self.backend.where(self.condition, x, y)

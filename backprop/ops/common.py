@@ -13,7 +13,8 @@ NUMBER_TYPES = (bool, int, float, np.number)
 
 
 def lift(op: str, value: Any, like: Tensor) -> Tensor:
-    """A Tensor as is, or a Python number as a 0-d constant on `like`'s device.
+    """A Tensor as is, a Python number as a 0-d constant on `like`'s device, or a NumPy array
+    as a constant copied there.
 
     The constant is made on the device (no host transfer) in `like`'s dtype, as PyTorch does
     for `x * 2.0`; a float number with an integer tensor becomes float32 and then fails the
@@ -21,6 +22,15 @@ def lift(op: str, value: Any, like: Tensor) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
+    if isinstance(value, np.ndarray):
+        # Host data on the other side of an operator (`ndarray * tensor`): a constant copied
+        # to the tensor's device, taking its dtype by the same rule as a Python number.
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{op}: cannot use a NumPy array of dtype {value.dtype} as an operand")
+        dtype = like.dtype
+        if value.dtype.kind == "f" and dtype not in FLOAT_DTYPES:
+            dtype = np.dtype("float32")
+        return Tensor._make(like.backend.from_host(np.array(value, dtype=dtype)), like.device)
     if not isinstance(value, NUMBER_TYPES):
         raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
     dtype = like.dtype

@@ -51,5 +51,11 @@ def matmul(a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = 
             f"matmul: inner dimensions differ: {a.shape}{'.T' if transpose_a else ''} @ "
             f"{b.shape}{'.T' if transpose_b else ''} ({inner_a} != {inner_b})"
         )
-    broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+    try:
+        broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast together "
+            f"({a.shape[:-2]} and {b.shape[:-2]})"
+        ) from None
     return MatMul(transpose_a, transpose_b)(a, b)

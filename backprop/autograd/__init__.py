@@ -6,6 +6,7 @@ and returns those of the inputs as Tensors, built from differentiable ops: it ru
 off (plain, fast arrays) unless `create_graph=True`, in which case the gradients are themselves
 recorded and can be differentiated again. The backward pass walks the graph iteratively in
 reverse topological order, so chains of any length and shared subgraphs are handled.
+`backprop.autograd.functional` builds vjp, jvp, jacobian and hessian on top of `grad`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from backprop.device import Device
 from backprop.tensor import Tensor, common_device
 
 _grad_enabled = True
@@ -30,15 +34,18 @@ class set_grad_enabled(contextlib.ContextDecorator):
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
+        # A stack, not one slot: a decorated function may be re-entered (recursion) while the
+        # same instance is active, and each exit must restore what its own entry saw.
+        self._previous: list[bool] = []
 
     def __enter__(self) -> None:
         global _grad_enabled
-        self.previous = _grad_enabled
+        self._previous.append(_grad_enabled)
         _grad_enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
         global _grad_enabled
-        _grad_enabled = self.previous
+        _grad_enabled = self._previous.pop()
 
 
 class no_grad(set_grad_enabled):
@@ -98,11 +105,26 @@ class Function:
         raise NotImplementedError(f"{self.name}: backward is not defined")
 
     def release(self) -> None:
-        """Frees what backward needed; a second backward through this node then raises."""
+        """Frees what backward needed; a second backward through this node then raises.
+
+        Saved arrays go; small settings (an op name, axes, a dtype) stay, so `name` and the
+        repr of the outputs still work after backward.
+        """
         keep = {"inputs", "outputs", "needs_input_grad", "output_meta", "device", "backend"}
-        for key in [k for k in vars(self) if k not in keep]:
-            delattr(self, key)
+        for key, value in list(vars(self).items()):
+            if key not in keep and not _is_setting(value):
+                delattr(self, key)
         self.inputs = None
+
+
+_SETTING_TYPES = (str, int, float, bool, type(None), slice, type(Ellipsis), np.dtype, Device)
+
+
+def _is_setting(value: Any) -> bool:
+    """A small Python value a Function was configured with, as opposed to a saved array."""
+    if isinstance(value, tuple):
+        return all(_is_setting(v) for v in value)
+    return isinstance(value, _SETTING_TYPES)
 
 
 def backward(
@@ -150,7 +172,7 @@ def _as_list(tensors: Any) -> list[Tensor]:
 
 
 def _seeds(op: str, outputs: list[Tensor], grads: Any) -> list[Tensor]:
-    if grads is None or isinstance(grads, Tensor):
+    if grads is None or not isinstance(grads, (list, tuple)):
         grads = [grads] * len(outputs) if grads is None else [grads]
     grads = list(grads)
     if len(grads) != len(outputs):
@@ -169,9 +191,23 @@ def _seeds(op: str, outputs: list[Tensor], grads: Any) -> list[Tensor]:
                     f"shape {output.shape}; pass a gradient of that shape"
                 )
             g = Tensor._make(output.backend.ones(output.shape, output.dtype), output.device)
+        elif not isinstance(g, Tensor):
+            raise TypeError(
+                f"{op}: the gradient must be a Tensor of shape {output.shape}, "
+                f"got {type(g).__name__}"
+            )
         elif g.shape != output.shape:
             raise RuntimeError(
                 f"{op}: gradient of shape {g.shape} given for an output of shape {output.shape}"
+            )
+        elif g.dtype != output.dtype:
+            raise TypeError(
+                f"{op}: gradient of dtype {g.dtype} given for an output of dtype {output.dtype} "
+                f"{output.shape}; convert it with .to(dtype)"
+            )
+        elif g.device != output.device:
+            raise RuntimeError(
+                f"{op}: gradient on {g.device} given for an output on {output.device}"
             )
         seeds.append(g)
     return seeds
@@ -268,6 +304,8 @@ def _run(
                 found[id(tensor)] = g
             else:
                 tensor.grad = g if tensor.grad is None else tensor.grad + g
+                for hook in tensor._post_accumulate_grad_hooks or ():
+                    hook(tensor)
     return found
 
 
@@ -291,3 +329,6 @@ def _check_grad(fn: Function, tensor: Tensor, g: Tensor) -> None:
             f"{fn.name}: backward returned a gradient of shape {g.shape} "
             f"for an input of shape {tensor.shape}"
         )
+
+
+from backprop.autograd import functional  # noqa: E402, F401  (needs grad, defined above)
