@@ -1,0 +1,139 @@
+"""Normalisation layers: `LayerNorm` over each sample's trailing axes, `BatchNorm1d` over the
+batch for each channel, with running statistics for evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from backprop.creation import ones, tensor, zeros
+from backprop.nn import functional as F
+from backprop.nn import init
+from backprop.nn.module import Module
+from backprop.nn.parameter import Parameter
+from backprop.tensor import Tensor, int64
+
+
+class LayerNorm(Module):
+    """Normalises the trailing `normalized_shape` axes of each sample; with
+    `elementwise_affine`, then scales by `weight` (ones) and shifts by `bias` (zeros)."""
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ):
+        super().__init__()
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
+        if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be positive ints, got {normalized_shape!r}"
+            )
+        self.normalized_shape, self.eps = shape, eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+        if elementwise_affine and bias:
+            self.bias = Parameter(zeros(shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class BatchNorm1d(Module):
+    """Normalises each of `num_features` channels of an (N, C) or (N, C, L) input.
+
+    In training it uses the batch's statistics and updates `running_mean` and `running_var`
+    by `momentum` (a cumulative average when momentum is None); in evaluation it uses the
+    running statistics. Without `track_running_stats` it always uses the batch's.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ):
+        super().__init__()
+        if not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(
+                f"BatchNorm1d: num_features must be a positive int, got {num_features!r}"
+            )
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            self.num_batches_tracked.zero_()
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (2, 3) or input.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm1d: expected input (N, {self.num_features}) or "
+                f"(N, {self.num_features}, L), got {input.shape}"
+            )
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            counted = self.num_batches_tracked + 1
+            self.num_batches_tracked.backend.assign(self.num_batches_tracked.data, counted.data)
+            if momentum is None:
+                momentum = 1.0 / counted.item()
+        return F.batch_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            0.0 if momentum is None else momentum,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )

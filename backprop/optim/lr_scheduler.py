@@ -1,0 +1,327 @@
+"""Learning-rate schedulers with PyTorch's names: call `step()` after `optimizer.step()`.
+
+Each scheduler computes every group's learning rate in closed form from the group's
+`initial_lr` and the step count `last_epoch` (PyTorch's `_get_closed_form_lr`), so the curve is
+the same as PyTorch's and a restored scheduler resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from backprop.optim.optimizer import Optimizer
+
+
+class LRScheduler:
+    """Base class: sets each group's "lr" to `get_lr()` at construction and on every `step()`."""
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected an Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        for index, group in enumerate(optimizer.param_groups):
+            if last_epoch == -1:
+                group.setdefault("initial_lr", group["lr"])
+            elif "initial_lr" not in group:
+                raise KeyError(
+                    f"{name}: param_groups[{index}] has no 'initial_lr' to resume from "
+                    f"last_epoch={last_epoch}; load the optimizer's state_dict first"
+                )
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self.step()
+
+    def get_lr(self) -> list[float]:
+        """The learning rate of every group at step `last_epoch`."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advances one step (one epoch or one batch, as the schedule is meant) and sets the
+        optimizer's learning rates."""
+        self.last_epoch += 1
+        lrs = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self._last_lr = list(lrs)
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the latest `step()`, one per parameter group."""
+        return self._last_lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute except the optimizer."""
+        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
+
+
+class StepLR(LRScheduler):
+    """Multiplies the learning rate by `gamma` every `step_size` steps."""
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ):
+        if not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size}")
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        factor = self.gamma ** (self.last_epoch // self.step_size)
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiplies the learning rate by `gamma` at each step listed in `milestones`."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Sequence[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ):
+        self.milestones = sorted(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        factor = self.gamma ** bisect.bisect_right(self.milestones, self.last_epoch)
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiplies the learning rate by `gamma` every step."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Follows half a cosine from the initial learning rate down to `eta_min` over `T_max`
+    steps (and back up over the next `T_max`, as PyTorch's does)."""
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ):
+        if not isinstance(T_max, int) or T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max}")
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+        return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+
+class LambdaLR(LRScheduler):
+    """Sets the learning rate to the initial one times `lr_lambda(step)` (one function, or one
+    per parameter group)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ):
+        groups = len(optimizer.param_groups)
+        lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
+        if len(lambdas) != groups:
+            raise ValueError(
+                f"LambdaLR: expected {groups} lr_lambda functions (one per group), "
+                f"got {len(lambdas)}"
+            )
+        self.lr_lambdas = lambdas
+        super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule's position; the functions are code, not state, and are not saved."""
+        return {key: value for key, value in super().state_dict().items() if key != "lr_lambdas"}
+
+    def get_lr(self) -> list[float]:
+        return [
+            base_lr * lr_lambda(self.last_epoch)
+            for base_lr, lr_lambda in zip(self.base_lrs, self.lr_lambdas)
+        ]
+
+
+class LinearLR(LRScheduler):
+    """Linear warm-up (or cool-down): scales the initial learning rate by a factor that moves
+    linearly from `start_factor` to `end_factor` over `total_iters` steps, then stays."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise ValueError(
+                f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], "
+                f"got {start_factor} and {end_factor}"
+            )
+        if not isinstance(total_iters, int) or total_iters < 1:
+            raise ValueError(f"LinearLR: total_iters must be a positive integer, got {total_iters}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        progress = min(self.last_epoch, self.total_iters) / self.total_iters
+        factor = self.start_factor + (self.end_factor - self.start_factor) * progress
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith and Topin), stepped once per batch: the learning rate rises
+    from `max_lr / div_factor` to `max_lr` over the first `pct_start` of `total_steps`, then
+    anneals to `max_lr / div_factor / final_div_factor`; momentum (or Adam's beta1) moves the
+    opposite way between `max_momentum` and `base_momentum`."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ):
+        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
+        self.anneal_strategy = anneal_strategy
+        self.phases = _one_cycle_phases(self.total_steps, pct_start, three_phase)
+        groups = optimizer.param_groups
+        if last_epoch == -1:
+            for group, peak in zip(groups, _per_group("max_lr", max_lr, groups)):
+                group["initial_lr"] = peak / div_factor
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    f"OneCycleLR: cycle_momentum needs an optimizer with momentum or betas, "
+                    f"got {type(optimizer).__name__}"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            if last_epoch == -1:
+                highs = _per_group("max_momentum", max_momentum, groups)
+                lows = _per_group("base_momentum", base_momentum, groups)
+                for group, high, low in zip(groups, highs, lows):
+                    group["max_momentum"], group["base_momentum"] = high, low
+                    self._set_momentum(group, high)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: stepped {self.last_epoch} times, but total_steps is "
+                f"{self.total_steps}"
+            )
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for index, phase in enumerate(self.phases):
+                end_step = phase["end_step"]
+                if self.last_epoch <= end_step or index == len(self.phases) - 1:
+                    pct = (self.last_epoch - start_step) / (end_step - start_step)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+                    if self.cycle_momentum:
+                        momentum = self._anneal(
+                            group[phase["start_momentum"]], group[phase["end_momentum"]], pct
+                        )
+                        self._set_momentum(group, momentum)
+                    break
+                start_step = end_step
+        return lrs
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+
+def _total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
+    if total_steps is not None:
+        if not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(
+                f"OneCycleLR: total_steps must be a positive integer, got {total_steps}"
+            )
+        return total_steps
+    if epochs is None or steps_per_epoch is None:
+        raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+    for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"OneCycleLR: {name} must be a positive integer, got {value}")
+    return epochs * steps_per_epoch
+
+
+def _one_cycle_phases(total_steps: int, pct_start: float, three_phase: bool) -> list[dict]:
+    """Each phase anneals between two named group entries up to its (inclusive) end step."""
+    warm_up_end = float(pct_start * total_steps) - 1
+    warm_up = _phase(warm_up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum")
+    if not three_phase:
+        return [
+            warm_up,
+            _phase(total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+        ]
+    return [
+        warm_up,
+        _phase(2 * warm_up_end, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+        _phase(total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+    ]
+
+
+def _phase(end_step: float, start_lr: str, end_lr: str, start_m: str, end_m: str) -> dict:
+    return {
+        "end_step": end_step,
+        "start_lr": start_lr,
+        "end_lr": end_lr,
+        "start_momentum": start_m,
+        "end_momentum": end_m,
+    }
+
+
+def _per_group(name: str, value: float | Sequence[float], groups: list[dict]) -> list[float]:
+    """`value` repeated for every group, or checked to have one entry per group."""
+    if not isinstance(value, (list, tuple)):
+        return [value] * len(groups)
+    if len(value) != len(groups):
+        raise ValueError(
+            f"OneCycleLR: expected {len(groups)} values of {name} (one per group), got {len(value)}"
+        )
+    return list(value)
