@@ -94,3 +94,21 @@ def _info(name: str) -> BackendInfo:
 register(
     BackendInfo("numpy", "cpu", "backprop.backend.numpy_backend", "NumpyBackend", lambda: None)
 )
+register(
+    BackendInfo(
+        "cupy",
+        "cuda",
+        "backprop.backend.cupy_backend",
+        "CupyBackend",
+        _probe_module("backprop.backend.cupy_backend"),
+    )
+)
+register(
+    BackendInfo(
+        "numba",
+        "cuda",
+        "backprop.backend.numba_backend",
+        "NumbaBackend",
+        _probe_module("backprop.backend.numba_backend"),
+    )
+)

@@ -1,0 +1,121 @@
+// Host-side loops over the kernels' per-element math, for the tests only: built with
+// `nvcc -shared -Xcompiler -fPIC` into a library that tests/test_cuda_kernels.py loads with
+// ctypes and checks against NumPy. It runs the same __host__ __device__ functions the GPU
+// kernels run; the launch itself (indexing, grid-stride loops, warp shuffles) is not covered.
+#include "activations.cuh"
+#include "optimizers.cuh"
+#include "softmax_cross_entropy.cuh"
+
+template <typename T>
+void act_forward_host(const T* x, T* y, long long n, int kind, T alpha) {
+    for (long long i = 0; i < n; ++i) y[i] = act_forward(kind, x[i], alpha);
+}
+
+template <typename T>
+void act_backward_host(const T* grad, const T* x, const T* y, T* out, long long n, int kind,
+                       T alpha) {
+    for (long long i = 0; i < n; ++i) out[i] = act_backward(kind, grad[i], x[i], y[i], alpha);
+}
+
+template <typename T>
+void bias_act_forward_host(const T* x, const T* bias, T* y, long long n, long long features,
+                           int kind, T alpha) {
+    for (long long i = 0; i < n; ++i) y[i] = act_forward(kind, x[i] + bias[i % features], alpha);
+}
+
+// Each row is split into `parts` interleaved slices whose statistics are merged, the way the
+// lanes of a warp split a row on the GPU.
+template <typename T>
+void softmax_cross_entropy_forward_host(const T* logits, const long long* targets, T* losses,
+                                        T* probs, long long rows, int classes, T smoothing,
+                                        int parts) {
+    for (long long row = 0; row < rows; ++row) {
+        const T* x = logits + row * classes;
+        RowStats<T> s = row_stats_empty<T>();
+        for (int part = 0; part < parts; ++part) {
+            RowStats<T> partial = row_stats_empty<T>();
+            for (int j = part; j < classes; j += parts) partial = row_stats_add(partial, x[j]);
+            s = row_stats_merge(s, partial);
+        }
+        for (int j = 0; j < classes; ++j) probs[row * classes + j] = softmax_prob(s, x[j]);
+        long long target = targets[row];
+        bool valid = target >= 0 && target < classes;
+        losses[row] =
+            valid ? cross_entropy_loss(s, x[target], classes, smoothing) : T(BP_NAN);
+    }
+}
+
+template <typename T>
+void softmax_cross_entropy_backward_host(const T* probs, const long long* targets,
+                                         const T* grad_losses, T* grad, long long n,
+                                         int classes, T smoothing) {
+    for (long long i = 0; i < n; ++i) {
+        long long row = i / classes;
+        bool is_target = targets[row] == i - row * classes;
+        grad[i] = cross_entropy_grad(probs[i], is_target, classes, smoothing, grad_losses[row]);
+    }
+}
+
+template <typename T>
+void sgd_update_host(T* param, const T* grad, T* momentum_buffer, long long n, T lr, T momentum,
+                     T dampening, bool nesterov, T weight_decay, bool first_step) {
+    for (long long i = 0; i < n; ++i) {
+        sgd_step(param[i], grad[i], momentum_buffer[i], lr, momentum, dampening, nesterov,
+                 weight_decay, first_step);
+    }
+}
+
+template <typename T>
+void adam_update_host(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
+                      long long n, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled,
+                      bool amsgrad, T bias_correction1, T bias_correction2_sqrt) {
+    for (long long i = 0; i < n; ++i) {
+        adam_step(param[i], grad[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i], lr, beta1,
+                  beta2, eps, weight_decay, decoupled, amsgrad, bias_correction1,
+                  bias_correction2_sqrt);
+    }
+}
+
+// One exported symbol per function and dtype, named like the kernels.
+#define BP_EXPORT_ALL(SUFFIX, T)                                                              \
+    extern "C" void act_forward_##SUFFIX(const T* x, T* y, long long n, int kind, T alpha) {  \
+        act_forward_host(x, y, n, kind, alpha);                                               \
+    }                                                                                         \
+    extern "C" void act_backward_##SUFFIX(const T* grad, const T* x, const T* y, T* out,      \
+                                          long long n, int kind, T alpha) {                   \
+        act_backward_host(grad, x, y, out, n, kind, alpha);                                   \
+    }                                                                                         \
+    extern "C" void bias_act_forward_##SUFFIX(const T* x, const T* bias, T* y, long long n,   \
+                                              long long features, int kind, T alpha) {        \
+        bias_act_forward_host(x, bias, y, n, features, kind, alpha);                          \
+    }                                                                                         \
+    extern "C" void softmax_cross_entropy_forward_##SUFFIX(                                   \
+        const T* logits, const long long* targets, T* losses, T* probs, long long rows,       \
+        int classes, T smoothing, int parts) {                                                \
+        softmax_cross_entropy_forward_host(logits, targets, losses, probs, rows, classes,     \
+                                           smoothing, parts);                                 \
+    }                                                                                         \
+    extern "C" void softmax_cross_entropy_backward_##SUFFIX(                                  \
+        const T* probs, const long long* targets, const T* grad_losses, T* grad, long long n, \
+        int classes, T smoothing) {                                                           \
+        softmax_cross_entropy_backward_host(probs, targets, grad_losses, grad, n, classes,    \
+                                            smoothing);                                       \
+    }                                                                                         \
+    extern "C" void sgd_update_##SUFFIX(T* param, const T* grad, T* momentum_buffer,          \
+                                        long long n, T lr, T momentum, T dampening,           \
+                                        bool nesterov, T weight_decay, bool first_step) {     \
+        sgd_update_host(param, grad, momentum_buffer, n, lr, momentum, dampening, nesterov,   \
+                        weight_decay, first_step);                                            \
+    }                                                                                         \
+    extern "C" void adam_update_##SUFFIX(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,  \
+                                         T* max_exp_avg_sq, long long n, T lr, T beta1,       \
+                                         T beta2, T eps, T weight_decay, bool decoupled,      \
+                                         bool amsgrad, T bias_correction1,                    \
+                                         T bias_correction2_sqrt) {                           \
+        adam_update_host(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1,      \
+                         beta2, eps, weight_decay, decoupled, amsgrad, bias_correction1,      \
+                         bias_correction2_sqrt);                                              \
+    }
+
+BP_EXPORT_ALL(f32, float)
+BP_EXPORT_ALL(f64, double)

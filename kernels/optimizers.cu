@@ -1,0 +1,73 @@
+// Fused optimizer updates: one grid-stride kernel per step of one parameter, updating the
+// parameter and its state in place, for float32 (_f32) and float64 (_f64). A state array the
+// rule does not use (SGD's momentum buffer without momentum, Adam's max_exp_avg_sq without
+// amsgrad) may be null.
+#include "optimizers.cuh"
+
+template <typename T>
+__device__ void sgd_update_loop(T* param, const T* grad, T* momentum_buffer, long long n, T lr,
+                                T momentum, T dampening, bool nesterov, T weight_decay,
+                                bool first_step) {
+    long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        T p = param[i];
+        T buffer = momentum_buffer ? momentum_buffer[i] : T(0);
+        sgd_step(p, grad[i], buffer, lr, momentum, dampening, nesterov, weight_decay, first_step);
+        param[i] = p;
+        if (momentum_buffer) momentum_buffer[i] = buffer;
+    }
+}
+
+template <typename T>
+__device__ void adam_update_loop(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
+                                 T* max_exp_avg_sq, long long n, T lr, T beta1, T beta2, T eps,
+                                 T weight_decay, bool decoupled, bool amsgrad,
+                                 T bias_correction1, T bias_correction2_sqrt) {
+    long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        T p = param[i], m = exp_avg[i], v = exp_avg_sq[i];
+        T v_max = amsgrad ? max_exp_avg_sq[i] : T(0);
+        adam_step(p, grad[i], m, v, v_max, lr, beta1, beta2, eps, weight_decay, decoupled,
+                  amsgrad, bias_correction1, bias_correction2_sqrt);
+        param[i] = p;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        if (amsgrad) max_exp_avg_sq[i] = v_max;
+    }
+}
+
+extern "C" __global__ void sgd_update_f32(float* param, const float* grad,
+                                          float* momentum_buffer, long long n, float lr,
+                                          float momentum, float dampening, bool nesterov,
+                                          float weight_decay, bool first_step) {
+    sgd_update_loop(param, grad, momentum_buffer, n, lr, momentum, dampening, nesterov,
+                    weight_decay, first_step);
+}
+
+extern "C" __global__ void sgd_update_f64(double* param, const double* grad,
+                                          double* momentum_buffer, long long n, double lr,
+                                          double momentum, double dampening, bool nesterov,
+                                          double weight_decay, bool first_step) {
+    sgd_update_loop(param, grad, momentum_buffer, n, lr, momentum, dampening, nesterov,
+                    weight_decay, first_step);
+}
+
+extern "C" __global__ void adam_update_f32(float* param, const float* grad, float* exp_avg,
+                                           float* exp_avg_sq, float* max_exp_avg_sq,
+                                           long long n, float lr, float beta1, float beta2,
+                                           float eps, float weight_decay, bool decoupled,
+                                           bool amsgrad, float bias_correction1,
+                                           float bias_correction2_sqrt) {
+    adam_update_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1, beta2, eps,
+                     weight_decay, decoupled, amsgrad, bias_correction1, bias_correction2_sqrt);
+}
+
+extern "C" __global__ void adam_update_f64(double* param, const double* grad, double* exp_avg,
+                                           double* exp_avg_sq, double* max_exp_avg_sq,
+                                           long long n, double lr, double beta1, double beta2,
+                                           double eps, double weight_decay, bool decoupled,
+                                           bool amsgrad, double bias_correction1,
+                                           double bias_correction2_sqrt) {
+    adam_update_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1, beta2, eps,
+                     weight_decay, decoupled, amsgrad, bias_correction1, bias_correction2_sqrt);
+}

@@ -1,0 +1,360 @@
+"""The CUDA C in kernels/, checked without a GPU.
+
+Every `.cu` file compiles with nvcc for sm_80 and sm_90, NVRTC compiles the sources as the CuPy
+backend hands them over, and the kernels' math (the `__host__ __device__` functions of the
+headers, built for the CPU through kernels/host_shim.cu) matches the NumPy backend. What this
+cannot check is the launch itself: indexing, grid-stride loops, warp shuffles. Those are
+checked by tests/test_cupy_backend.py on a GPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from backprop.backend import get_backend
+from backprop.backend.base import ACTIVATIONS
+from backprop.backend.cupy_backend import COMPILE_OPTIONS, KERNELS_DIR, kernel_source
+
+NVCC = shutil.which("nvcc")
+needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc (the CUDA toolkit) is not on PATH")
+
+KERNEL_FILES = sorted(path.name for path in KERNELS_DIR.glob("*.cu") if path.name != "host_shim.cu")
+
+KERNELS = {
+    "activations.cu": ("act_forward", "act_backward", "bias_act_forward"),
+    "optimizers.cu": ("sgd_update", "adam_update"),
+    "softmax_cross_entropy.cu": ("softmax_cross_entropy_forward", "softmax_cross_entropy_backward"),
+}
+"""The kernels the CuPy backend launches from each file, each as `<name>_f32` and `<name>_f64`."""
+
+ALPHAS = {"leaky_relu": 0.01, "elu": 1.0, "softplus": 1.0}
+"""The activations' one parameter: leaky_relu's slope, elu's alpha, softplus's beta."""
+
+TOLERANCES = {np.float64: {"rtol": 1e-12, "atol": 1e-14}, np.float32: {"rtol": 2e-6, "atol": 1e-5}}
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+
+numpy_backend = get_backend("numpy")
+
+
+def test_the_backend_launches_exactly_the_kernel_files_here():
+    assert sorted(KERNELS) == KERNEL_FILES
+
+
+# -- compilation -------------------------------------------------------------------------------
+
+
+@needs_nvcc
+def test_every_kernel_file_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
+    architectures = ["-gencode=arch=compute_80,code=sm_80", "-gencode=arch=compute_90,code=sm_90"]
+    sources = [str(KERNELS_DIR / name) for name in KERNEL_FILES]
+    result = subprocess.run(
+        [NVCC, "-fatbin", *architectures, "--threads=0", *sources],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.stem for path in tmp_path.glob("*.fatbin")) == [
+        name.removesuffix(".cu") for name in KERNEL_FILES
+    ]
+
+
+def _nvrtc():
+    cupy = pytest.importorskip("cupy", reason="CuPy is not installed: NVRTC comes with it")
+    try:
+        cupy.cuda.nvrtc.getVersion()
+    except Exception as error:  # the library loader raises its own error types
+        pytest.skip(f"NVRTC cannot be loaded (CuPy's [ctk] extra brings it): {error}")
+    return cupy.cuda.nvrtc
+
+
+@pytest.mark.parametrize("filename", sorted(KERNELS))
+def test_nvrtc_compiles_the_source_the_backend_loads(filename):
+    nvrtc = _nvrtc()
+    program = nvrtc.createProgram(kernel_source(filename), filename, [], [])
+    try:
+        nvrtc.compileProgram(program, [*COMPILE_OPTIONS, "-arch=compute_90"])
+    except nvrtc.NVRTCError as error:
+        pytest.fail(f"{filename}: {error}\n{nvrtc.getProgramLog(program)}")
+    ptx = nvrtc.getPTX(program).decode()
+    for kernel, suffix in itertools.product(KERNELS[filename], ("f32", "f64")):
+        assert f".entry {kernel}_{suffix}(" in ptx
+
+
+def test_kernel_source_inlines_each_header_once():
+    source = kernel_source("activations.cu")
+    assert '#include "' not in source
+    assert source.count("enum Activation") == 1
+    assert source.count("#define BP_HOST_DEVICE") == 1
+
+
+# -- the kernels' math on the host -------------------------------------------------------------
+
+SIGNATURES = {
+    "act_forward": "AAqiS",
+    "act_backward": "AAAAqiS",
+    "bias_act_forward": "AAAqqiS",
+    "softmax_cross_entropy_forward": "ALAAqiSi",
+    "softmax_cross_entropy_backward": "ALAAqiS",
+    "sgd_update": "AAAqSSSbSb",
+    "adam_update": "AAAAAqSSSSSbbSS",
+}
+"""Argument types of the host shim's functions: A array of the dtype, L int64 array,
+q long long, i int, S scalar of the dtype, b bool."""
+
+
+@pytest.fixture(scope="module")
+def shim(tmp_path_factory):
+    """kernels/host_shim.cu built for the CPU, loaded with ctypes; compiled once per session."""
+    if NVCC is None:
+        pytest.skip("nvcc (the CUDA toolkit) is not on PATH")
+    library = tmp_path_factory.mktemp("shim") / "host_shim.so"
+    result = subprocess.run(
+        [NVCC, "-shared", "-Xcompiler", "-fPIC", "-o", str(library), KERNELS_DIR / "host_shim.cu"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return ctypes.CDLL(str(library))
+
+
+def call(shim, name: str, dtype, *args) -> None:
+    """Calls `<name>_<f32|f64>` of the shim, converting each argument by its signature."""
+    scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    converters = {
+        "A": lambda a: _pointer(a, dtype),
+        "L": lambda a: _pointer(a, np.int64),
+        "q": ctypes.c_longlong,
+        "i": ctypes.c_int,
+        "S": scalar,
+        "b": ctypes.c_bool,
+    }
+    signature = SIGNATURES[name]
+    assert len(signature) == len(args), f"{name} takes {len(signature)} arguments"
+    function = getattr(shim, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
+    function.restype = None
+    function(*(converters[code](arg) for code, arg in zip(signature, args)))
+
+
+def _pointer(array: np.ndarray, dtype) -> ctypes.c_void_p:
+    assert array.dtype == dtype and array.flags.c_contiguous, "the shim reads flat arrays"
+    return ctypes.c_void_p(array.ctypes.data)
+
+
+def inputs(rng, dtype, shape=(4, 33)) -> np.ndarray:
+    """Normal values spread wide, plus the points where activations branch or saturate."""
+    x = rng.normal(0.0, 4.0, size=shape).astype(dtype)
+    x.flat[:9] = [0.0, -0.0, 1e-3, -1e-3, 19.5, 20.5, -30.0, 30.0, -100.0]
+    return x
+
+
+@DTYPES
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_forward_matches_the_numpy_backend(shim, rng, name, dtype):
+    x, alpha = inputs(rng, dtype), ALPHAS.get(name, 0.0)
+    y = np.empty_like(x)
+    call(shim, "act_forward", dtype, x, y, x.size, ACTIVATIONS.index(name), alpha)
+    expected = numpy_backend.act_forward(name, x, alpha)
+    np.testing.assert_allclose(y, expected, **TOLERANCES[dtype])
+
+
+@DTYPES
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_backward_matches_the_numpy_backend(shim, rng, name, dtype):
+    x, alpha = inputs(rng, dtype), ALPHAS.get(name, 0.0)
+    y = numpy_backend.act_forward(name, x, alpha)
+    grad = rng.normal(size=x.shape).astype(dtype)
+    out = np.empty_like(x)
+    call(shim, "act_backward", dtype, grad, x, y, out, x.size, ACTIVATIONS.index(name), alpha)
+    expected = numpy_backend.act_backward(name, grad, x, y, alpha)
+    np.testing.assert_allclose(out, expected, **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0])
+def test_softplus_beta_scales_the_input_and_the_threshold(shim, rng, beta):
+    x = inputs(rng, np.float64)
+    y, grad_x = np.empty_like(x), np.empty_like(x)
+    kind = ACTIVATIONS.index("softplus")
+    call(shim, "act_forward", np.float64, x, y, x.size, kind, beta)
+    call(shim, "act_backward", np.float64, np.ones_like(x), x, y, grad_x, x.size, kind, beta)
+    np.testing.assert_allclose(y, numpy_backend.act_forward("softplus", x, beta), rtol=1e-12)
+    expected = numpy_backend.act_backward("softplus", np.ones_like(x), x, y, beta)
+    np.testing.assert_allclose(grad_x, expected, rtol=1e-12)
+
+
+def test_relu_passes_nan_through(shim):
+    x = np.array([np.nan, -1.0, 2.0])
+    y = np.empty_like(x)
+    call(shim, "act_forward", np.float64, x, y, x.size, ACTIVATIONS.index("relu"), 0.0)
+    np.testing.assert_array_equal(y, [np.nan, 0.0, 2.0])
+
+
+@DTYPES
+@pytest.mark.parametrize("name", ["relu", "gelu", "silu"])
+def test_bias_activation_adds_the_bias_along_the_last_axis(shim, rng, name, dtype):
+    x = inputs(rng, dtype, shape=(6, 5))
+    bias = rng.normal(size=5).astype(dtype)
+    y = np.empty_like(x)
+    call(
+        shim, "bias_act_forward", dtype, x, bias, y, x.size, bias.size, ACTIVATIONS.index(name), 0.0
+    )
+    expected = numpy_backend.bias_act_forward(name, x, bias)
+    np.testing.assert_allclose(y, expected, **TOLERANCES[dtype])
+
+
+@DTYPES
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("parts", [1, 3, 32], ids=["one-pass", "3-parts", "warp"])
+def test_softmax_cross_entropy_forward_matches_the_numpy_backend(
+    shim, rng, smoothing, parts, dtype
+):
+    logits = rng.normal(0.0, 5.0, size=(6, 10)).astype(dtype)
+    logits[0] += 1000.0  # a shift must not overflow
+    logits[1, 3] = -np.inf  # a class that can never be chosen
+    targets = np.array([0, 2, 9, 5, 1, 4], dtype=np.int64)
+    losses, probs = np.empty(6, dtype), np.empty_like(logits)
+    call(
+        shim,
+        "softmax_cross_entropy_forward",
+        dtype,
+        logits,
+        targets,
+        losses,
+        probs,
+        6,
+        10,
+        smoothing,
+        parts,
+    )
+    expected_losses, expected_probs = numpy_backend.softmax_cross_entropy_forward(
+        logits, targets, smoothing
+    )
+    np.testing.assert_allclose(probs, expected_probs, **TOLERANCES[dtype])
+    np.testing.assert_allclose(losses, expected_losses, rtol=TOLERANCES[dtype]["rtol"], atol=1e-5)
+
+
+def test_a_target_out_of_range_gives_a_nan_loss_not_a_wild_read(shim, rng):
+    logits = rng.normal(size=(3, 4))
+    targets = np.array([-1, 4, 2], dtype=np.int64)
+    losses, probs = np.empty(3), np.empty_like(logits)
+    call(
+        shim,
+        "softmax_cross_entropy_forward",
+        np.float64,
+        logits,
+        targets,
+        losses,
+        probs,
+        3,
+        4,
+        0.0,
+        1,
+    )
+    assert np.isnan(losses[:2]).all()
+    assert np.isfinite(losses[2])
+
+
+@DTYPES
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_softmax_cross_entropy_backward_matches_the_numpy_backend(shim, rng, smoothing, dtype):
+    logits = rng.normal(size=(5, 7)).astype(dtype)
+    targets = rng.integers(0, 7, size=5)
+    _, probs = numpy_backend.softmax_cross_entropy_forward(logits, targets, smoothing)
+    grad_losses = rng.normal(size=5).astype(dtype)
+    grad = np.empty_like(probs)
+    call(
+        shim,
+        "softmax_cross_entropy_backward",
+        dtype,
+        probs,
+        targets,
+        grad_losses,
+        grad,
+        probs.size,
+        7,
+        smoothing,
+    )
+    expected = numpy_backend.softmax_cross_entropy_backward(probs, targets, grad_losses, smoothing)
+    np.testing.assert_allclose(grad, expected, **TOLERANCES[dtype])
+
+
+SGD_SETTINGS = [
+    {},
+    {"weight_decay": 0.1},
+    {"momentum": 0.9},
+    {"momentum": 0.9, "first_step": True},
+    {"momentum": 0.9, "dampening": 0.5, "weight_decay": 0.01},
+    {"momentum": 0.9, "nesterov": True},
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("settings", SGD_SETTINGS, ids=lambda s: ",".join(s) or "plain")
+def test_sgd_update_matches_the_numpy_backend(shim, rng, settings, dtype):
+    param, grad, buffer = (rng.normal(size=40).astype(dtype) for _ in range(3))
+    expected_param, expected_buffer = param.copy(), buffer.copy()
+    numpy_backend.sgd_update(expected_param, grad, expected_buffer, lr=0.1, **settings)
+    options = {"momentum": 0.0, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}
+    options.update(settings)
+    call(
+        shim,
+        "sgd_update",
+        dtype,
+        param,
+        grad,
+        buffer,
+        param.size,
+        0.1,
+        options["momentum"],
+        options["dampening"],
+        options["nesterov"],
+        options["weight_decay"],
+        options.get("first_step", False),
+    )
+    np.testing.assert_allclose(param, expected_param, **TOLERANCES[dtype])
+    np.testing.assert_allclose(buffer, expected_buffer, **TOLERANCES[dtype])
+
+
+ADAM_SETTINGS = [
+    {},
+    {"weight_decay": 0.1},
+    {"weight_decay": 0.1, "decoupled": True},
+    {"amsgrad": True},
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("step", [1, 7])
+@pytest.mark.parametrize("settings", ADAM_SETTINGS, ids=lambda s: ",".join(s) or "plain")
+def test_adam_update_matches_the_numpy_backend(shim, rng, settings, step, dtype):
+    param, grad, exp_avg = (rng.normal(size=40).astype(dtype) for _ in range(3))
+    exp_avg_sq, max_exp_avg_sq = (rng.uniform(0.0, 2.0, size=40).astype(dtype) for _ in range(2))
+    expected = [a.copy() for a in (param, exp_avg, exp_avg_sq, max_exp_avg_sq)]
+    hyper = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    options = {"weight_decay": 0.0, "decoupled": False, "amsgrad": False, **settings}
+    numpy_backend.adam_update(expected[0], grad, *expected[1:], **hyper, step=step, **options)
+    corrections = (1 - 0.9**step, np.sqrt(1 - 0.999**step))
+    call(
+        shim,
+        "adam_update",
+        dtype,
+        param,
+        grad,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
+        param.size,
+        *hyper.values(),
+        options["weight_decay"],
+        options["decoupled"],
+        options["amsgrad"],
+        *corrections,
+    )
+    for got, want in zip((param, exp_avg, exp_avg_sq, max_exp_avg_sq), expected):
+        np.testing.assert_allclose(got, want, **TOLERANCES[dtype])
