@@ -132,11 +132,17 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce("l1_loss", ops.abs(input - target), reduction)
 
 
+def _clamped_log(p: Tensor) -> Tensor:
+    """log(p) limited below by -100, as PyTorch's BCE does; at p = 0 the value is -100 and the
+    gradient 0, where `clamp(log(p))` would put 0 * inf = NaN into the backward."""
+    positive = ops.compare("gt", p, 0.0)
+    return ops.clamp(ops.where(positive, ops.log(ops.where(positive, p, 1.0)), -100.0), min=-100.0)
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """BCE of probabilities in [0, 1]; logs are clamped at -100, as in PyTorch."""
     _same_shape("binary_cross_entropy", input, target)
-    log_p = ops.clamp(ops.log(input), min=-100.0)
-    log_not_p = ops.clamp(ops.log(1 - input), min=-100.0)
+    log_p, log_not_p = _clamped_log(input), _clamped_log(1 - input)
     losses = -(target * log_p + (1 - target) * log_not_p)
     return _reduce("binary_cross_entropy", losses, reduction)
 

@@ -458,7 +458,7 @@ def _host_array(data: Any, dtype: Any) -> np.ndarray:
     if dtype is not None:
         return np.asarray(data, dtype=as_dtype(dtype))
     array = np.asarray(data)
-    if array.dtype == np.float64 and not isinstance(data, np.ndarray):
+    if array.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
         return array.astype(float32)
     if array.dtype.kind == "f" and array.dtype not in FLOAT_DTYPES:
         return array.astype(float32)

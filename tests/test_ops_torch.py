@@ -510,3 +510,13 @@ def test_compare_helper_catches_a_difference():
         compare(lambda L, x: x * 2.0 if L is BP else x * 2.0001, [np.ones((2, 2))])
     with pytest.raises(AssertionError):
         compare(lambda L, x: x.exp() if L is BP else x.exp().detach() + x - x.detach(), [[1.0]])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bce_at_saturated_probabilities_has_pytorchs_finite_gradient(dtype):
+    """sigmoid(±40) is exactly 1 or 0 in float32: log is clamped at -100 and nothing is NaN."""
+
+    def fn(L, logits, target):
+        return L.F.binary_cross_entropy(logits.sigmoid(), target)
+
+    compare(fn, [np.array([40.0, -40.0, 0.3, 40.0]), Const([1.0, 0.0, 0.5, 0.0])], dtype)

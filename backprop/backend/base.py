@@ -34,6 +34,10 @@ ACTIVATIONS = (
 `alpha` is the one parameter some take: leaky_relu's negative slope, elu's alpha, softplus's beta.
 """
 
+OUTPUT_ONLY_BACKWARD = frozenset({"relu", "sigmoid", "tanh"})
+"""Activations whose `act_backward` reads only the output `y`: a caller without the input may
+pass `y` for `x` (the fused bias+activation backward then skips recomputing `x + bias`)."""
+
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "erf")
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")

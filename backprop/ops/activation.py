@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from backprop.autograd import Function, is_grad_enabled
-from backprop.backend.base import ACTIVATIONS
+from backprop.backend.base import ACTIVATIONS, OUTPUT_ONLY_BACKWARD
 from backprop.ops.arithmetic import compare, erf, exp, mask, where
 from backprop.ops.common import operands, require_float
 from backprop.ops.movement import sum_to
@@ -60,7 +60,8 @@ class BiasActivation(Function):
         if is_grad_enabled():
             gz = gy * act_derivative(self.kind, self.alpha, x + bias)
         else:
-            z = self.backend.binary("add", x.data, bias.data)
+            needs_input = self.kind not in OUTPUT_ONLY_BACKWARD
+            z = self.backend.binary("add", x.data, bias.data) if needs_input else self.y
             gz = self.backend.act_backward(self.kind, gy.data, z, self.y, self.alpha)
             gz = Tensor._make(gz, gy.device)
         return sum_to(gz, x.shape), sum_to(gz, bias.shape)
