@@ -17,12 +17,13 @@ from typing import Any
 
 import backprop as bp
 from backprop import backend as registry
-from backprop import environment, training
+from backprop import distributed, environment, training
 from backprop.backend.precision import (
     FLOAT32_MATMUL_PRECISIONS,
     get_float32_matmul_precision,
     set_float32_matmul_precision,
 )
+from backprop.benchmark.distributed import distributed_table, run_distributed
 from backprop.benchmark.mlp import OPTIMIZERS, SIZES, MLPConfig
 from backprop.benchmark.peers import PEERS
 from backprop.benchmark.peers import unavailable_reason as peer_reason
@@ -30,8 +31,9 @@ from backprop.benchmark.plot import plot_batch_sweep
 from backprop.benchmark.primitives import OPS_PER_BACKEND, run_ops_suite
 from backprop.benchmark.report import MLP_LEGEND, crossovers, mlp_table, ops_table
 from backprop.benchmark.runner import Target, run_mlp
-from backprop.data import DataLoader
+from backprop.data import DataLoader, DistributedSampler
 from backprop.diagnostics import GradientRecorder
+from backprop.nn.parallel import DistributedDataParallel
 from backprop.progress import Progress
 from backprop.serialization import save
 
@@ -205,9 +207,12 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise UsageError("--plot needs matplotlib, which is not installed (pip install matplotlib)")
     backends = _chosen_backends(args.backend)
+    if args.distributed:
+        _join_process_group()
     machine = environment.describe()
     gpus = ", ".join(machine["gpus"]) or "none usable"
-    print(f"machine: {machine['cpu']} ({machine['cores']} cores); GPU: {gpus}")
+    if not args.distributed or distributed.get_rank() == 0:
+        print(f"machine: {machine['cpu']} ({machine['cores']} cores); GPU: {gpus}")
     notes = []
     if args.backend is None:
         notes += [
@@ -220,6 +225,8 @@ def run_bench(args: argparse.Namespace) -> int:
     previous = get_float32_matmul_precision()
     set_float32_matmul_precision(args.precision)
     try:
+        if args.distributed:
+            return _bench_distributed(args, backends, machine, notes)
         if args.suite == "ops":
             return _bench_ops(args, backends, machine, notes)
         return _bench_mlp(args, backends, machine, notes)
@@ -300,6 +307,36 @@ def _bench_mlp(
     return 0
 
 
+def _bench_distributed(
+    args: argparse.Namespace, backends: list[str], machine: dict[str, Any], notes: list[str]
+) -> int:
+    """Times the data-parallel step on every process of the MPI job; rank 0 reports."""
+    if args.suite != "mlp" or args.compare:
+        raise UsageError("--distributed times the MLP step alone (no --suite ops, no --compare)")
+    if len(backends) != 1:
+        raise UsageError(f"--distributed times one backend; name it with --backend, got {backends}")
+    configs = [config for _, config in _mlp_configs(args, has_gpu=False)]
+    try:
+        results = [
+            run_distributed(
+                config,
+                backends[0],
+                args.dtype,
+                args.optimizer,
+                args.steps,
+                args.warmup,
+                args.repeats,
+            )
+            for config in configs
+        ]
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if distributed.get_rank() == 0:
+        print(distributed_table(results))
+        _write_json(args, machine, notes, [r.to_dict() for r in results])
+    return 0
+
+
 def _write_json(
     args: argparse.Namespace, machine: dict[str, Any], notes: list[str], rows: list[dict]
 ) -> None:
@@ -333,8 +370,13 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError("--plot-grads needs matplotlib, which is not installed")
     if args.data is not None and not Path(args.data).is_dir():
         raise UsageError(f"--data {args.data}: no such directory")
+    if args.distributed:
+        _join_process_group()
+    lead = not args.distributed or distributed.get_rank() == 0  # rank 0 alone prints and saves
     try:
         device = bp.device(args.device, backend=args.backend)
+        if args.distributed and device.type == "cuda":
+            device = bp.device(f"cuda:{distributed.get_local_rank()}", backend=args.backend)
     except ValueError as error:
         raise UsageError(str(error)) from None
     try:
@@ -344,13 +386,22 @@ def run_train(args: argparse.Namespace) -> int:
     bp.manual_seed(args.seed)
     image_shape = splits.train.tensors[0].shape[1:]
     model = training.build_model(args.model, image_shape, args.hidden).to(device)
+    sampler = None
+    if args.distributed:
+        model = DistributedDataParallel(model)
+        sampler = DistributedSampler(splits.train, shuffle=True, seed=args.seed)
     optimizer = training.build_optimizer(args.optimizer, model, args.lr)
     recorder = GradientRecorder(model) if args.plot_grads else None
-    print(f"{splits.description}; {args.model} on {device}")
+    processes = f", {distributed.get_world_size()} processes" if args.distributed else ""
+    if lead:
+        print(f"{splits.description}; {args.model} on {device}{processes}")
 
-    loader = DataLoader(splits.train, batch_size=args.batch_size, shuffle=True)
+    loader = DataLoader(
+        splits.train, batch_size=args.batch_size, shuffle=sampler is None, sampler=sampler
+    )
     total = args.epochs * len(loader)
-    with Progress(total, "train", enabled=False if args.quiet else None) as progress:
+    quiet = args.quiet or not lead
+    with Progress(total, "train", enabled=False if quiet else None) as progress:
         epochs = training.fit(
             model,
             optimizer,
@@ -361,19 +412,28 @@ def run_train(args: argparse.Namespace) -> int:
             on_batch=progress.update,
         )
         for result in epochs:
-            progress.write(
-                f"epoch {result.epoch}/{args.epochs}  loss {result.loss:.4f}  "
-                f"test accuracy {result.test_accuracy:.2%}  ({result.seconds:.1f} s)"
-            )
-    if recorder is not None:
+            if lead:
+                progress.write(
+                    f"epoch {result.epoch}/{args.epochs}  loss {result.loss:.4f}  "
+                    f"test accuracy {result.test_accuracy:.2%}  ({result.seconds:.1f} s)"
+                )
+    if recorder is not None and lead:
         recorder.plot(args.plot_grads)
         print(f"gradient norms plotted to {args.plot_grads}; {len(recorder.flags)} flags raised")
         for flag in recorder.flags[:FLAGS_SHOWN]:
             print(f"  {flag}")
-    if args.save:
+    if args.save and lead:
         save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, args.save)
         print(f"checkpoint written to {args.save}")
     return 0
+
+
+def _join_process_group() -> None:
+    """Joins the MPI job this process was launched in (`mpiexec -n N backprop train ...`)."""
+    try:
+        distributed.init_process_group("auto")
+    except (RuntimeError, ValueError) as error:
+        raise UsageError(str(error)) from None
 
 
 # -- the parser ----------------------------------------------------------------------------------
@@ -468,6 +528,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="plot time against batch size (needs matplotlib; see --batches)",
     )
+    bench.add_argument(
+        "--distributed",
+        action="store_true",
+        help="time the data-parallel step in an MPI job (mpiexec -n N backprop bench "
+        "--distributed --backend numpy): all-reduce time, scaling efficiency, ring model",
+    )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(handler=run_bench)
 
@@ -512,6 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="plot per-layer gradient and update norms here (needs matplotlib)",
     )
     train.add_argument("--save", metavar="PATH", help="write a model + optimizer checkpoint")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the processes of an MPI job: mpiexec -n N backprop train "
+        "--distributed (rank 0 prints and saves)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=run_train)
     return parser

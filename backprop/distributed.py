@@ -30,6 +30,7 @@ class _Group:
 
     def __init__(self, backend: str, comm: Any, nccl_comm: Any = None):
         self.backend, self.comm, self.nccl_comm = backend, comm, nccl_comm
+        self.local_rank = comm.Split_type(_mpi().COMM_TYPE_SHARED).Get_rank()
         self.previous_excepthook = sys.excepthook
 
 
@@ -102,8 +103,8 @@ def _nccl_communicator(comm: Any) -> Any:
     nccl = _nccl()
     import cupy
 
-    local = comm.Split_type(_mpi().COMM_TYPE_SHARED)
-    cupy.cuda.Device(local.Get_rank() % cupy.cuda.runtime.getDeviceCount()).use()
+    local_rank = comm.Split_type(_mpi().COMM_TYPE_SHARED).Get_rank()
+    cupy.cuda.Device(local_rank % cupy.cuda.runtime.getDeviceCount()).use()
     unique_id = comm.bcast(nccl.get_unique_id() if comm.Get_rank() == 0 else None, root=0)
     return nccl.NcclCommunicator(comm.Get_size(), unique_id, comm.Get_rank())
 
@@ -139,6 +140,11 @@ def get_rank() -> int:
 
 def get_world_size() -> int:
     return _require_group("get_world_size").comm.Get_size()
+
+
+def get_local_rank() -> int:
+    """This process's rank among those on its node: the GPU it should use (`cuda:N`)."""
+    return _require_group("get_local_rank").local_rank
 
 
 def get_backend() -> str:

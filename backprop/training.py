@@ -142,6 +142,8 @@ def fit(
     step = step or optimizer.step
     device = next(iter(model.parameters())).device
     for epoch in range(1, epochs + 1):
+        if hasattr(loader.sampler, "set_epoch"):  # a DistributedSampler reshuffles per epoch
+            loader.sampler.set_epoch(epoch)
         start = time.perf_counter()
         total = bp.zeros((), device=device)
         for images, labels in loader:

@@ -3,6 +3,7 @@ checks themselves run inside the MPI job, in tests/mpi/checks.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 import backprop as bp
 import backprop.distributed as dist
+from backprop.benchmark.distributed import ring_seconds
 
 pytest.importorskip("mpi4py", reason="the MPI tests need mpi4py: pip install 'backprop[mpi]'")
 
@@ -29,8 +31,12 @@ def mpiexec() -> str:
 
 
 def run_job(processes: int, *checks: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return launch(processes, [str(CHECKS), *checks], timeout)
+
+
+def launch(processes: int, arguments: list[str], timeout: float) -> subprocess.CompletedProcess:
     env = {**os.environ, "BACKPROP_DEVICE": "cpu"}
-    command = [mpiexec(), "-n", str(processes), sys.executable, str(CHECKS), *checks]
+    command = [mpiexec(), "-n", str(processes), sys.executable, *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -67,3 +73,43 @@ def test_nccl_without_a_usable_gpu_is_a_clear_error():
     with pytest.raises(RuntimeError, match="NCCL backend needs a GPU"):
         dist.init_process_group("nccl")
     assert not dist.is_initialized()
+
+
+def test_distributed_training_from_the_command_line_prints_and_saves_on_rank_0(tmp_path):
+    pytest.importorskip("sklearn", reason="backprop train's default data needs scikit-learn")
+    checkpoint = tmp_path / "model.npz"
+    arguments = ["-m", "backprop", "train", "--distributed", "--epochs", "1", "--quiet"]
+    job = launch(2, [*arguments, "--save", str(checkpoint)], timeout=120)
+    assert job.returncode == 0, job.stdout + job.stderr
+    assert job.stdout.count("epoch 1/1") == 1
+    assert "2 processes" in job.stdout
+    assert set(bp.load(checkpoint)) == {"model", "optimizer"}
+
+
+def test_distributed_bench_reports_all_reduce_time_and_scaling(tmp_path):
+    report = tmp_path / "bench.json"
+    options = [
+        "--layers",
+        "20,16,4",
+        "--batch",
+        "8",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--repeats",
+        "2",
+    ]
+    arguments = ["-m", "backprop", "bench", "--distributed", "--backend", "numpy", *options]
+    job = launch(2, [*arguments, "--json", str(report)], timeout=120)
+    assert job.returncode == 0, job.stdout + job.stderr
+    assert job.stdout.count("| 20-16-4 batch 8 | numpy | 2 |") == 1
+    (row,) = json.loads(report.read_text())["results"]
+    assert row["processes"] == 2
+    assert row["gradient_bytes"] == 4 * (20 * 16 + 16 + 16 * 4 + 4)
+    assert row["efficiency"] > 0 and row["bandwidth_bytes_per_second"] > 0
+
+
+def test_ring_model_counts_two_n_minus_one_over_n_of_the_buffer():
+    assert ring_seconds(1000, 2, 100.0) == pytest.approx(10.0)
+    assert ring_seconds(1000, 4, 100.0) == pytest.approx(15.0)
