@@ -129,6 +129,9 @@ def _format_device(device: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+NO_GPU = "none visible: no GPU backend can run (see below); the CPU backend still works"
+
+
 def run_info(args: argparse.Namespace) -> int:
     """Prints versions, CPU, BLAS and every backend with its device or why it cannot run."""
     description = environment.describe()
@@ -143,6 +146,8 @@ def run_info(args: argparse.Namespace) -> int:
     )
     print(f"CPU      {description['cpu']}, {description['cores']} cores")
     print(f"BLAS     {blas['name']} {blas['version']}{threads}")
+    gpus = ", ".join(description["gpus"]) or NO_GPU
+    print(f"GPU      {gpus}")
     print("\npackages")
     for name in environment.PACKAGES:
         print(f"  {name:<13}{versions[name] or 'not installed'}")

@@ -56,6 +56,13 @@ def test_info_lists_versions_blas_and_every_backend(capsys, fake_gpu):
     assert "numpy " in out and "BLAS" in out and "cores" in out
     assert re.search(r"numpy +cpu +available", out)
     assert re.search(r"fakegpu +cuda +unavailable: no CUDA driver", out)
+    assert "GPU      none visible" in out
+
+
+def test_info_names_the_usable_gpu_on_its_gpu_line(capsys, usable_fake_gpu, monkeypatch):
+    monkeypatch.setattr(helpers.FakeGpuBackend, "device_properties", lambda self: {"name": "H1"})
+    assert main(["info"]) == 0
+    assert "GPU      H1" in capsys.readouterr().out
 
 
 def test_info_shows_a_usable_gpu_by_name_memory_and_capability(
