@@ -24,8 +24,8 @@ from backprop.backend.precision import (
     set_float32_matmul_precision,
 )
 from backprop.benchmark.distributed import distributed_table, run_distributed
-from backprop.benchmark.mlp import OPTIMIZERS, SIZES, MLPConfig
-from backprop.benchmark.peers import PEERS
+from backprop.benchmark.mlp import GRAPH_WARMUP, OPTIMIZERS, SIZES, MLPConfig
+from backprop.benchmark.peers import GRAPHED_PEER_STEPS, PEERS
 from backprop.benchmark.peers import unavailable_reason as peer_reason
 from backprop.benchmark.plot import plot_batch_sweep
 from backprop.benchmark.primitives import OPS_PER_BACKEND, run_ops_suite
@@ -264,11 +264,15 @@ def _mlp_jobs(
     types; the large config runs on the CPU only when asked for by name."""
     device_types = list(dict.fromkeys(registry.device_type_of(name) for name in backends))
     targets = [Target(name, registry.device_type_of(name)) for name in backends]
+    if args.graph:
+        targets += _graph_targets(backends, notes)
     for peer in args.compare or ():
         for device_type in device_types:
             reason = peer_reason(peer, device_type)
             if reason is None:
                 targets.append(Target(peer, device_type, peer=True))
+                if args.graph and device_type == "cuda" and peer in GRAPHED_PEER_STEPS:
+                    targets.append(Target(peer, device_type, peer=True, graph=True))
             else:
                 notes.append(f"{peer} ({device_type}): not run: {_one_line(reason)}")
     configs = _mlp_configs(args, has_gpu="cuda" in device_types)
@@ -283,20 +287,38 @@ def _mlp_jobs(
     ]
 
 
+GRAPH_BACKENDS = ("cupy",)
+"""Our backends that capture a step into a CUDA graph; elsewhere `graph_step` runs eagerly."""
+
+
+def _graph_targets(backends: list[str], notes: list[str]) -> list[Target]:
+    """The `--graph` rows: each chosen backend that captures CUDA graphs, replaying its step."""
+    graphed = [name for name in backends if name in GRAPH_BACKENDS]
+    if not graphed:
+        notes.append(
+            "--graph: not run: CUDA graphs need the cupy backend on a GPU "
+            f"(chosen here: {', '.join(backends)})"
+        )
+    return [Target(name, "cuda", graph=True) for name in graphed]
+
+
 def _bench_mlp(
     args: argparse.Namespace, backends: list[str], machine: dict[str, Any], notes: list[str]
 ) -> int:
     jobs = _mlp_jobs(args, backends, notes)
+    warmup = args.warmup
+    if any(target.graph for _, target in jobs):
+        warmup = max(warmup, GRAPH_WARMUP)  # the capture falls in the untimed steps
     for note in notes:
         print(note)
-    total = len(jobs) * (args.warmup + args.steps * args.repeats)
+    total = len(jobs) * (warmup + args.steps * args.repeats)
     with Progress(total, enabled=False if args.quiet else None) as progress:
         results = run_mlp(
             jobs,
             args.dtype,
             args.optimizer,
             args.steps,
-            args.warmup,
+            warmup,
             args.repeats,
             on_config=lambda name: progress.update(0, description=name),
             on_step=progress.update,
@@ -532,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot",
         metavar="FILE",
         help="plot time against batch size (needs matplotlib; see --batches)",
+    )
+    bench.add_argument(
+        "--graph",
+        action="store_true",
+        help="also time the step captured into a CUDA graph and replayed (cupy), next to "
+        "PyTorch's own CUDA graph with --compare torch",
     )
     bench.add_argument(
         "--distributed",

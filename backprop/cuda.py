@@ -1,5 +1,6 @@
-"""CUDA helpers, named as in `torch.cuda`: availability, synchronisation, CuPy's memory pool and
-the float32 matmul precision.
+"""CUDA helpers, named as in `torch.cuda`: availability, synchronisation, CuPy's memory pool,
+the float32 matmul precision, and `graph_step`, which captures a training step into a CUDA graph
+(see `backprop.graph`).
 
 Importing this module needs no GPU. Functions that ask a GPU something raise
 `BackendUnavailableError` with the reason when none is usable. CuPy keeps freed memory in its
@@ -16,10 +17,14 @@ from backprop.backend.precision import (
 )
 from backprop.device import Device, gpu_backends
 from backprop.device import device as resolve_device
+from backprop.graph import GraphCaptureError, GraphStep, graph_step
 
 __all__ = [
+    "GraphCaptureError",
+    "GraphStep",
     "empty_cache",
     "get_float32_matmul_precision",
+    "graph_step",
     "is_available",
     "memory_allocated",
     "memory_reserved",

@@ -2,6 +2,10 @@
 // parameter and its state in place, for float32 (_f32) and float64 (_f64). A state array the
 // rule does not use (SGD's momentum buffer without momentum, Adam's max_exp_avg_sq without
 // amsgrad) may be null.
+//
+// The `_device_scalars` variants read the learning rate (and Adam's step count) from 0-d device
+// arrays, as a capturable optimizer keeps them: a kernel captured into a CUDA graph then uses
+// their values at each replay instead of the values at capture time.
 #include "optimizers.cuh"
 
 template <typename T>
@@ -70,4 +74,52 @@ extern "C" __global__ void adam_update_f64(double* param, const double* grad, do
                                            double bias_correction2_sqrt) {
     adam_update_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1, beta2, eps,
                      weight_decay, decoupled, amsgrad, bias_correction1, bias_correction2_sqrt);
+}
+
+// Adam's bias corrections from the step count read on the device, in double as the host does.
+template <typename T>
+__device__ void adam_update_device_scalars(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
+                                           T* max_exp_avg_sq, long long n, const T* lr,
+                                           const T* step, double beta1, double beta2, T eps,
+                                           T weight_decay, bool decoupled, bool amsgrad) {
+    double count = (double)*step;
+    T bias_correction1 = T(1.0 - pow(beta1, count));
+    T bias_correction2_sqrt = T(sqrt(1.0 - pow(beta2, count)));
+    adam_update_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, *lr, T(beta1),
+                     T(beta2), eps, weight_decay, decoupled, amsgrad, bias_correction1,
+                     bias_correction2_sqrt);
+}
+
+extern "C" __global__ void sgd_update_device_scalars_f32(float* param, const float* grad,
+                                                         float* momentum_buffer, long long n,
+                                                         const float* lr, float momentum,
+                                                         float dampening, bool nesterov,
+                                                         float weight_decay, bool first_step) {
+    sgd_update_loop(param, grad, momentum_buffer, n, *lr, momentum, dampening, nesterov,
+                    weight_decay, first_step);
+}
+
+extern "C" __global__ void sgd_update_device_scalars_f64(double* param, const double* grad,
+                                                         double* momentum_buffer, long long n,
+                                                         const double* lr, double momentum,
+                                                         double dampening, bool nesterov,
+                                                         double weight_decay, bool first_step) {
+    sgd_update_loop(param, grad, momentum_buffer, n, *lr, momentum, dampening, nesterov,
+                    weight_decay, first_step);
+}
+
+extern "C" __global__ void adam_update_device_scalars_f32(
+    float* param, const float* grad, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq,
+    long long n, const float* lr, const float* step, double beta1, double beta2, float eps,
+    float weight_decay, bool decoupled, bool amsgrad) {
+    adam_update_device_scalars(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, step,
+                               beta1, beta2, eps, weight_decay, decoupled, amsgrad);
+}
+
+extern "C" __global__ void adam_update_device_scalars_f64(
+    double* param, const double* grad, double* exp_avg, double* exp_avg_sq,
+    double* max_exp_avg_sq, long long n, const double* lr, const double* step, double beta1,
+    double beta2, double eps, double weight_decay, bool decoupled, bool amsgrad) {
+    adam_update_device_scalars(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, step,
+                               beta1, beta2, eps, weight_decay, decoupled, amsgrad);
 }

@@ -16,7 +16,7 @@ import pytest
 import backprop as bp
 from backprop import environment
 from backprop.benchmark import peers
-from backprop.benchmark.mlp import SIZES, MLPConfig, MLPStep, initial_parameters
+from backprop.benchmark.mlp import SIZES, GraphedMLPStep, MLPConfig, MLPStep, initial_parameters
 from backprop.benchmark.plot import plot_batch_sweep
 from backprop.benchmark.primitives import OPS_PER_BACKEND, run_ops_suite
 from backprop.benchmark.report import crossover_batch, crossovers, mlp_table, ops_table
@@ -125,6 +125,14 @@ def test_mlp_step_gives_the_same_losses_on_every_backend(device):
         np.testing.assert_allclose(step().item(), reference().item(), rtol=1e-10)
 
 
+def test_graphed_step_runs_eagerly_where_no_cuda_graph_is_captured():
+    """On the CPU `graph_step` runs the step every call: the losses are the eager step's."""
+    reference = MLPStep(TINY, "numpy", "float64", "adam")
+    graphed = GraphedMLPStep(TINY, "numpy", "float64", "adam")
+    for _ in range(6):
+        np.testing.assert_allclose(graphed().item(), reference().item(), rtol=1e-12)
+
+
 # -- peers ------------------------------------------------------------------------------------
 
 
@@ -182,6 +190,23 @@ def test_mlp_table_gives_speed_relative_to_numpy_and_to_each_peer():
     assert lines[2].split()[-2:] == ["1.00x", "0.50x"]
     assert lines[3].split()[-2:] == ["2.00x", "1.00x"]
     assert "torch (cpu)" in lines[3]
+
+
+def test_graph_rows_are_labelled_and_compared_apart_from_the_eager_ones():
+    def result(name, seconds, peer=False, graph=False):
+        target = Target(name, "cuda", peer, graph)
+        return MLPResult(target, TINY, "float32", "sgd", Timing((seconds,)))
+
+    results = [
+        result("cupy", 0.004),
+        result("cupy", 0.001, graph=True),
+        result("torch", 0.008, peer=True),
+        result("torch", 0.002, peer=True, graph=True),
+    ]
+    lines = mlp_table(results).splitlines()
+    assert lines[0].split()[-4:] == ["torch", "vs", "torch", "graph"]
+    assert "cupy (graph)" in lines[3] and lines[3].split()[-2:] == ["8.00x", "2.00x"]
+    assert "torch (cuda, graph)" in lines[5]
 
 
 def test_crossovers_name_the_batch_from_which_the_gpu_is_faster():

@@ -159,6 +159,13 @@ def test_bench_precision_high_is_noted_without_a_gpu(capsys):
     assert "--precision high only changes GPU matmuls; no GPU runs here" in capsys.readouterr().out
 
 
+def test_bench_graph_says_why_no_graph_is_timed_without_a_gpu(capsys):
+    assert bench("--backend", "numpy", *TINY, *FAST, "--graph") == 0
+    out = capsys.readouterr().out
+    assert "--graph: not run: CUDA graphs need the cupy backend on a GPU" in out
+    assert "(graph)" not in out
+
+
 def test_bench_ops_suite_measures_matmul_elementwise_and_copy(capsys, tmp_path):
     path = tmp_path / "ops.json"
     args = ["--suite", "ops", "--backend", "numpy", "--json", str(path)]

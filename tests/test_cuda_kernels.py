@@ -28,7 +28,12 @@ KERNEL_FILES = sorted(path.name for path in KERNELS_DIR.glob("*.cu") if path.nam
 
 KERNELS = {
     "activations.cu": ("act_forward", "act_backward", "bias_act_forward"),
-    "optimizers.cu": ("sgd_update", "adam_update"),
+    "optimizers.cu": (
+        "sgd_update",
+        "adam_update",
+        "sgd_update_device_scalars",
+        "adam_update_device_scalars",
+    ),
     "softmax_cross_entropy.cu": ("softmax_cross_entropy_forward", "softmax_cross_entropy_backward"),
 }
 """The kernels the CuPy backend launches from each file, each as `<name>_f32` and `<name>_f64`."""

@@ -351,6 +351,10 @@ class Backend:
         return grad * grad_losses[:, None]
 
     # -- optimizer updates (in place) ----------------------------------------------------------
+    #
+    # `lr` and `step` are Python numbers, or 0-d arrays of this backend in the parameter's dtype
+    # (a capturable optimizer keeps them in device memory, so a captured CUDA graph reads their
+    # current values at each replay). The code below reads them without a host transfer.
 
     def sgd_update(
         self,
@@ -408,7 +412,8 @@ class Backend:
             second = max_exp_avg_sq
         bias1 = 1 - beta1**step
         bias2 = 1 - beta2**step
-        denom = xp.sqrt(second) / math.sqrt(bias2) + eps
+        bias2_sqrt = xp.sqrt(bias2) if self.is_array(bias2) else math.sqrt(bias2)
+        denom = xp.sqrt(second) / bias2_sqrt + eps
         param -= (lr / bias1) * exp_avg / denom
 
     def rmsprop_update(

@@ -7,8 +7,11 @@ and the SGD and Adam updates are our CUDA C from `kernels/`, compiled by NVRTC o
 cached by CuPy on disk. Everything else is the generic code of `base.py` on CuPy.
 
 Nothing here reads a device value back to the host except `to_host`, so a training step queues
-its work without synchronising. Random numbers are drawn on the host, as in every backend, and
-copied over: one seed gives the same numbers on the CPU and the GPU.
+its work without synchronising; `to_host` and `synchronize` refuse while a CUDA graph is being
+captured on the current stream, naming themselves, where they would invalidate the capture.
+Random numbers are drawn on the host, as in every backend, and copied over: one seed gives the
+same numbers on the CPU and the GPU. With `lr` and `step` in device memory (a capturable
+optimizer) the SGD and Adam updates launch kernel variants that read them there.
 
 Importing this module never needs a GPU or CuPy; `unavailable_reason()` says why it cannot run.
 """
@@ -125,6 +128,18 @@ def _kernel_ready(*arrays: Any) -> bool:
     )
 
 
+def _scalars_on_device(param: Any, *values: Any) -> bool | None:
+    """True when every value is a 0-d CuPy array of `param`'s dtype (a capturable optimizer's
+    learning rate and step count), False when none is an array, None for a mix: the generic
+    code takes that."""
+    arrays = [isinstance(value, cupy.ndarray) for value in values]
+    if not any(arrays):
+        return False
+    if all(arrays) and all(v.shape == () and v.dtype == param.dtype for v in values):
+        return True
+    return None
+
+
 def _contiguous(*arrays: Any) -> bool:
     """True when a kernel that reads these arrays flat can update them in place."""
     return all(a.flags.c_contiguous for a in arrays)
@@ -144,6 +159,12 @@ def _gemm_operand(x: Any, transposed: bool, batch: tuple[int, ...]) -> tuple[Any
     x = cupy.ascontiguousarray(x)
     stride = x.shape[-2] * x.shape[-1] if x.ndim > 2 else 0
     return x, transposed, stride
+
+
+def _refuse_during_capture(message: str) -> None:
+    """Raises RuntimeError(message) when the current stream is recording a CUDA graph."""
+    if cupy.cuda.get_current_stream().is_capturing():
+        raise RuntimeError(message)
 
 
 def _on_device(method: Callable) -> Callable:
@@ -190,6 +211,13 @@ class CupyBackend(Backend):
     # -- host transfer -----------------------------------------------------------------------
 
     def to_host(self, x: Any) -> np.ndarray:
+        """Copies `x` to the host and waits for it: refused while the current stream records a
+        CUDA graph, where a host read cannot be captured and would invalidate the capture."""
+        _refuse_during_capture(
+            "to_host: a device value cannot be read on the host (.item(), .numpy(), printing a "
+            "tensor) while a CUDA graph is being captured; return the tensor from the step and "
+            "read it after the replay"
+        )
         return x.get()
 
     # -- matmul through cuBLAS ---------------------------------------------------------------
@@ -361,9 +389,12 @@ class CupyBackend(Backend):
         weight_decay: float = 0.0,
         first_step: bool = False,
     ) -> None:
-        """One `torch.optim.SGD` step on one parameter in one kernel."""
+        """One `torch.optim.SGD` step on one parameter in one kernel, which reads `lr` from
+        device memory when it is a 0-d array (a capturable optimizer)."""
         state = [momentum_buffer] if momentum else []
-        if not (_kernel_ready(param, grad, *state) and _contiguous(param, *state)):
+        fused = _kernel_ready(param, grad, *state) and _contiguous(param, *state)
+        on_device = _scalars_on_device(param, lr)
+        if not fused or on_device is None:
             super().sgd_update(
                 param,
                 grad,
@@ -384,14 +415,15 @@ class CupyBackend(Backend):
                 cupy.ascontiguousarray(grad),
                 buffer,
                 np.int64(param.size),
-                scalar(lr),
+                lr if on_device else scalar(lr),
                 scalar(momentum),
                 scalar(dampening),
                 np.bool_(nesterov),
                 scalar(weight_decay),
                 np.bool_(first_step),
             )
-            self._launch("optimizers.cu", "sgd_update", self._blocks(param.size), args)
+            kernel = "sgd_update_device_scalars" if on_device else "sgd_update"
+            self._launch("optimizers.cu", kernel, self._blocks(param.size), args)
 
     def adam_update(
         self,
@@ -410,9 +442,13 @@ class CupyBackend(Backend):
         amsgrad: bool = False,
     ) -> None:
         """One `torch.optim.Adam` (or AdamW) step on one parameter in one kernel; the bias
-        corrections are computed on the host from `step`, a Python int."""
+        corrections are computed on the host from `step`, a Python int, or, when `lr` and `step`
+        are 0-d arrays (a capturable optimizer), by the kernel from their values in device
+        memory."""
         state = [exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
-        if not (_kernel_ready(param, grad, *state) and _contiguous(param, *state)):
+        fused = _kernel_ready(param, grad, *state) and _contiguous(param, *state)
+        on_device = _scalars_on_device(param, lr, step)
+        if not fused or on_device is None:
             super().adam_update(
                 param,
                 grad,
@@ -432,17 +468,28 @@ class CupyBackend(Backend):
         if param.size:
             scalar = param.dtype.type
             maximum = max_exp_avg_sq if amsgrad else _NULL_POINTER
-            corrections = scalar(1 - beta1**step), scalar(math.sqrt(1 - beta2**step))
-            rates = (scalar(v) for v in (lr, beta1, beta2, eps, weight_decay))
             flags = (np.bool_(decoupled), np.bool_(amsgrad))
             tensors = (param, cupy.ascontiguousarray(grad), exp_avg, exp_avg_sq, maximum)
+            blocks = self._blocks(param.size)
+            if on_device:
+                betas = (np.float64(beta1), np.float64(beta2))
+                rates = (scalar(eps), scalar(weight_decay))
+                args = (*tensors, np.int64(param.size), lr, step, *betas, *rates, *flags)
+                self._launch("optimizers.cu", "adam_update_device_scalars", blocks, args)
+                return
+            corrections = scalar(1 - beta1**step), scalar(math.sqrt(1 - beta2**step))
+            rates = (scalar(v) for v in (lr, beta1, beta2, eps, weight_decay))
             args = (*tensors, np.int64(param.size), *rates, *flags, *corrections)
-            self._launch("optimizers.cu", "adam_update", self._blocks(param.size), args)
+            self._launch("optimizers.cu", "adam_update", blocks, args)
 
     # -- device ------------------------------------------------------------------------------
 
     def synchronize(self) -> None:
         """Waits for all work queued on this GPU."""
+        _refuse_during_capture(
+            "synchronize: waiting for the GPU is not possible while a CUDA graph is being "
+            "captured; synchronize after the replay"
+        )
         self.cuda_device.synchronize()
 
     def device_properties(self) -> dict[str, Any]:

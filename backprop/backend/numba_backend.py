@@ -288,7 +288,7 @@ class NumbaBackend(Backend):
             param,
             grad,
             momentum_buffer,
-            float(lr),
+            _host_number(lr),
             float(momentum),
             float(dampening),
             bool(nesterov),
@@ -319,12 +319,12 @@ class NumbaBackend(Backend):
             exp_avg,
             exp_avg_sq,
             max_exp_avg_sq,
-            float(lr),
+            _host_number(lr),
             float(beta1),
             float(beta2),
             float(eps),
             float(weight_decay),
-            int(step),
+            int(_host_number(step)),
             bool(decoupled),
             bool(amsgrad),
         )
@@ -350,7 +350,7 @@ class NumbaBackend(Backend):
             square_avg,
             grad_avg,
             momentum_buffer,
-            float(lr),
+            _host_number(lr),
             float(alpha),
             float(eps),
             float(weight_decay),
@@ -374,11 +374,11 @@ class NumbaBackend(Backend):
             param,
             grad,
             state_sum,
-            float(lr),
+            _host_number(lr),
             float(lr_decay),
             float(weight_decay),
             float(eps),
-            int(step),
+            int(_host_number(step)),
         )
 
     # -- device ----------------------------------------------------------------------------
@@ -398,6 +398,15 @@ class NumbaBackend(Backend):
             "total_memory": int(total),
             "compute_capability": tuple(device.compute_capability),
         }
+
+
+def _host_number(value: Any) -> float:
+    """A Python number from a number or a 0-d device array: the learning rate and step count of
+    a capturable optimizer, which live in device memory. Numba launches take scalars from the
+    host and nothing is captured on this backend, so reading them here costs one small copy."""
+    if hasattr(value, "copy_to_host"):
+        return float(value.copy_to_host().item())
+    return float(value)
 
 
 def _check_activation(op: str, name: str) -> None:

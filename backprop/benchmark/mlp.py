@@ -11,6 +11,7 @@ import numpy as np
 import backprop as bp
 import backprop.functional as F
 from backprop import optim
+from backprop.graph import DEFAULT_WARMUP, graph_step
 from backprop.tensor import Tensor
 
 OPTIMIZERS = ("sgd", "adam")
@@ -118,3 +119,19 @@ class MLPStep:
 
     def synchronize(self) -> None:
         self.backend.synchronize()
+
+
+GRAPH_WARMUP = DEFAULT_WARMUP + 1
+"""Untimed steps a graphed step needs: `graph_step`'s eager warm-up, then the capture."""
+
+
+class GraphedMLPStep(MLPStep):
+    """The MLP step captured into a CUDA graph by `backprop.cuda.graph_step` after its warm-up
+    and replayed from then on; on backends without CUDA graphs it runs eagerly."""
+
+    def __init__(self, config: MLPConfig, backend: str, dtype: str, optimizer: str, seed: int = 0):
+        super().__init__(config, backend, dtype, optimizer, seed)
+        self._replay = graph_step(super().__call__, device=self.params[0].device)
+
+    def __call__(self) -> Tensor:
+        return self._replay()

@@ -1,4 +1,5 @@
-"""The same MLP training step in PyTorch (eager) and JAX (jit), timed in the same run as ours.
+"""The same MLP training step in PyTorch (eager, or its own CUDA graph) and JAX (jit), timed in
+the same run as ours.
 
 Each peer starts from our initial weights and batch, so its loss matches ours step for step.
 PyTorch and JAX are optional: `unavailable_reason` says why a peer cannot run on a device kind.
@@ -57,7 +58,13 @@ class TorchStep:
     float32 matmul precision)."""
 
     def __init__(
-        self, config: MLPConfig, device_type: str, dtype: str, optimizer: str, seed: int = 0
+        self,
+        config: MLPConfig,
+        device_type: str,
+        dtype: str,
+        optimizer: str,
+        seed: int = 0,
+        capturable: bool = False,
     ):
         import torch
 
@@ -73,9 +80,16 @@ class TorchStep:
         if optimizer == "sgd":
             self.optimizer = torch.optim.SGD(self.params, lr=lr)
         else:
-            self.optimizer = torch.optim.Adam(self.params, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS)
+            self.optimizer = torch.optim.Adam(
+                self.params, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS, capturable=capturable
+            )
 
     def __call__(self) -> Any:
+        loss = self.forward_backward_update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    def forward_backward_update(self) -> Any:
         functional = self.torch.nn.functional
         hidden = self.inputs
         last = len(self.params) - 2
@@ -86,12 +100,40 @@ class TorchStep:
         loss = functional.cross_entropy(hidden, self.targets)
         loss.backward()
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
         return loss
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             self.torch.cuda.synchronize()
+
+
+class TorchGraphStep(TorchStep):
+    """The PyTorch step captured into PyTorch's own CUDA graph and replayed, as its documentation
+    captures a whole network: warm-up on a side stream, gradients set to None, then one capture
+    of forward, backward and `optimizer.step()` (Adam with `capturable=True`)."""
+
+    WARMUP = 3
+
+    def __init__(
+        self, config: MLPConfig, device_type: str, dtype: str, optimizer: str, seed: int = 0
+    ):
+        if device_type != "cuda":
+            raise ValueError("TorchGraphStep: CUDA graphs need device_type 'cuda'")
+        super().__init__(config, device_type, dtype, optimizer, seed, capturable=True)
+        torch = self.torch
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(self.WARMUP):
+                super().__call__()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.loss = self.forward_backward_update()
+
+    def __call__(self) -> Any:
+        self.graph.replay()
+        return self.loss
 
 
 class JaxStep:
@@ -164,6 +206,8 @@ def _jax_step_function(optimizer: str) -> Callable:
 
 
 PEER_STEPS = {"torch": TorchStep, "jax": JaxStep}
+GRAPHED_PEER_STEPS = {"torch": TorchGraphStep}
+"""Peers that can capture their step into a CUDA graph, for `backprop bench --graph`."""
 
 
 def _check_optimizer(name: str) -> None:

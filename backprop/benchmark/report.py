@@ -23,7 +23,7 @@ def _reference(results: list[MLPResult], of: MLPResult, name: str, device_type: 
     for candidate in results:
         if (
             candidate.config == of.config
-            and candidate.target.name == name
+            and candidate.target.key == name
             and (device_type is None or candidate.target.device_type == device_type)
         ):
             return candidate
@@ -33,7 +33,7 @@ def _reference(results: list[MLPResult], of: MLPResult, name: str, device_type: 
 def mlp_table(results: list[MLPResult]) -> str:
     """One row per result: ms/step median [min-max], samples/s, and "vs" columns giving how many
     times faster than numpy and than each peer on the same device type (above 1 is faster)."""
-    peers = sorted({r.target.name for r in results if r.target.peer})
+    peers = sorted({r.target.key for r in results if r.target.peer})
     header = ["config", "backend", "ms/step median [min-max]", "samples/s", f"vs {BASELINE}"]
     header += [f"vs {peer}" for peer in peers]
     rows = [header]
@@ -116,10 +116,10 @@ def crossovers(results: list[MLPResult]) -> list[str]:
             if batch is None:
                 largest = max(batches)
                 lines.append(
-                    f"{target.name} does not overtake {BASELINE} up to batch {largest} ({name})"
+                    f"{target.label} does not overtake {BASELINE} up to batch {largest} ({name})"
                 )
             else:
-                lines.append(f"{target.name} overtakes {BASELINE} from batch {batch} ({name})")
+                lines.append(f"{target.label} overtakes {BASELINE} from batch {batch} ({name})")
     return lines
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backprop.benchmark.mlp import MLPConfig, MLPStep
-from backprop.benchmark.peers import PEER_STEPS
+from backprop.benchmark.mlp import GraphedMLPStep, MLPConfig, MLPStep
+from backprop.benchmark.peers import GRAPHED_PEER_STEPS, PEER_STEPS
 from backprop.benchmark.timing import Timing, measure_interleaved
 
 
@@ -18,11 +18,19 @@ class Target:
     name: str
     device_type: str
     peer: bool = False
+    graph: bool = False
+    """The step captured into a CUDA graph and replayed (`backprop bench --graph`)."""
+
+    @property
+    def key(self) -> str:
+        """What the "vs X" columns call it: "torch", or "torch graph" for a captured peer."""
+        return f"{self.name} graph" if self.graph else self.name
 
     @property
     def label(self) -> str:
-        """How the tables name it: "numpy", or "torch (cpu)" for a peer."""
-        return f"{self.name} ({self.device_type})" if self.peer else self.name
+        """How the tables name it: "numpy", "cupy (graph)", "torch (cpu)", "torch (cuda, graph)"."""
+        details = ([self.device_type] if self.peer else []) + (["graph"] if self.graph else [])
+        return f"{self.name} ({', '.join(details)})" if details else self.name
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class MLPResult:
             "target": self.target.name,
             "device_type": self.target.device_type,
             "peer": self.target.peer,
+            "graph": self.target.graph,
             "layers": list(self.config.layers),
             "batch": self.config.batch,
             "dtype": self.dtype,
@@ -61,8 +70,10 @@ class MLPResult:
 def make_step(target: Target, config: MLPConfig, dtype: str, optimizer: str, seed: int = 0):
     """The callable step (with a `synchronize` method) of `config` on `target`."""
     if target.peer:
-        return PEER_STEPS[target.name](config, target.device_type, dtype, optimizer, seed)
-    return MLPStep(config, target.name, dtype, optimizer, seed)
+        steps = GRAPHED_PEER_STEPS if target.graph else PEER_STEPS
+        return steps[target.name](config, target.device_type, dtype, optimizer, seed)
+    step = GraphedMLPStep if target.graph else MLPStep
+    return step(config, target.name, dtype, optimizer, seed)
 
 
 def run_mlp(

@@ -20,6 +20,7 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        capturable: bool = False,
     ):
         defaults = {
             "lr": lr,
@@ -28,7 +29,7 @@ class Adagrad(Optimizer):
             "initial_accumulator_value": initial_accumulator_value,
             "eps": eps,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, capturable)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         check_non_negative(
@@ -39,14 +40,14 @@ class Adagrad(Optimizer):
         return {"step": 0, "sum": zeros_state(param, group["initial_accumulator_value"])}
 
     def _update(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] += 1
+        step = self._count_step(param, state)
         param.backend.adagrad_update(
             param.data,
             param.grad.data,
             state["sum"].data,
-            lr=group["lr"],
+            lr=self._lr(param, group),
             lr_decay=group["lr_decay"],
             weight_decay=group["weight_decay"],
             eps=group["eps"],
-            step=state["step"],
+            step=step,
         )

@@ -22,6 +22,7 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        capturable: bool = False,
     ):
         defaults = {
             "lr": lr,
@@ -30,7 +31,7 @@ class Adam(Optimizer):
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, capturable)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -43,7 +44,7 @@ class Adam(Optimizer):
         return {"step": 0, "exp_avg": zeros_state(param), "exp_avg_sq": zeros_state(param)}
 
     def _update(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] += 1
+        step = self._count_step(param, state)
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = zeros_state(param)
         beta1, beta2 = group["betas"]
@@ -53,12 +54,12 @@ class Adam(Optimizer):
             state["exp_avg"].data,
             state["exp_avg_sq"].data,
             state["max_exp_avg_sq"].data if group["amsgrad"] else None,
-            lr=group["lr"],
+            lr=self._lr(param, group),
             beta1=beta1,
             beta2=beta2,
             eps=group["eps"],
             weight_decay=group["weight_decay"],
-            step=state["step"],
+            step=step,
             decoupled=self.decoupled_weight_decay,
             amsgrad=group["amsgrad"],
         )
@@ -78,5 +79,6 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        capturable: bool = False,
     ):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, capturable)

@@ -3,6 +3,13 @@
 A subclass says how to create a parameter's state and how to apply one update; the update calls
 one fused backend primitive (`sgd_update`, `adam_update`, ...) per parameter, so a GPU backend
 runs it as one kernel. State arrays live on the parameter's device.
+
+A `capturable` optimizer (as PyTorch's `capturable=True`) keeps its learning rate and step counts
+in 0-d device arrays, so that a step captured into a CUDA graph (`backprop.cuda.graph_step`)
+reads their current values at every replay: step counts are incremented on the device, and the
+host-side `param_groups[i]["lr"]` (what LR schedulers change) is copied to the device before each
+step, or before each replay of a captured one. `graph_step` switches the optimizers it warms up
+to this mode. Python numbers stay the default: the fastest eager path.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import numpy as np
 
 from backprop.autograd import enable_grad, no_grad
 from backprop.creation import full_like
+from backprop.graph import CAPTURE, WARMUP, before_replay, capture_phase
 from backprop.tensor import FLOAT_DTYPES, Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -21,9 +29,12 @@ ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 class Optimizer:
     """Base class: holds `param_groups` (dicts of "params" and hyperparameters) and `state`
-    (per-parameter dicts), and applies `_update` to every parameter that has a gradient."""
+    (per-parameter dicts), and applies `_update` to every parameter that has a gradient.
 
-    def __init__(self, params: ParamsT, defaults: dict[str, Any]):
+    `capturable=True` keeps the learning rates and step counts in device memory, so that a step
+    captured into a CUDA graph follows LR schedulers (see this module's docstring)."""
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any], capturable: bool = False):
         name = type(self).__name__
         if isinstance(params, (Tensor, dict)):
             raise TypeError(
@@ -34,6 +45,8 @@ class Optimizer:
         if not params:
             raise ValueError(f"{name}: got an empty parameter list")
         self.defaults = defaults
+        self.capturable = bool(capturable)
+        self._device_lrs: dict[tuple, tuple[dict[str, Any], Any, Any]] = {}
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         groups = params if isinstance(params[0], dict) else [{"params": params}]
@@ -83,15 +96,89 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        phase = capture_phase()
+        self._prepare_scalars(phase)
         with no_grad():
             for group in self.param_groups:
                 for param in group["params"]:
                     if param.grad is None:
                         continue
                     if param not in self.state:
+                        if phase == CAPTURE:
+                            raise RuntimeError(
+                                f"{type(self).__name__}.step: a parameter of shape "
+                                f"{param.shape} has no optimizer state yet, and state made "
+                                "inside a CUDA graph capture would be reset at every replay; "
+                                "take an eager step first (graph_step's warm-up does)"
+                            )
                         self.state[param] = self._init_state(param, group)
                     self._update(param, self.state[param], group)
         return loss
+
+    def _prepare_scalars(self, phase: str) -> None:
+        """Puts the learning rates where this step reads them: a `graph_step` warm-up makes the
+        optimizer capturable; a capturable one copies them to the device now, or, while a step
+        is captured, before every replay."""
+        name = type(self).__name__
+        if phase == WARMUP:
+            self.capturable = True
+        if not self.capturable:
+            if phase == CAPTURE:
+                raise RuntimeError(
+                    f"{name}.step: stepped inside a CUDA graph capture without capturable=True, "
+                    "so its learning rate and step count would be frozen into the graph; "
+                    "create it with capturable=True, or step it during graph_step's warm-up"
+                )
+            return
+        if phase == CAPTURE:
+            before_replay(self._load_learning_rates)
+        else:
+            self._load_learning_rates()
+
+    def _load_learning_rates(self) -> None:
+        """Copies each group's host-side learning rate into its device scalars, in stream
+        order and without a host synchronisation."""
+        for group, backend, array in self._device_lrs.values():
+            backend.assign(array, group["lr"])
+
+    def _lr(self, param: Tensor, group: dict[str, Any]) -> Any:
+        """The group's learning rate as `param`'s update primitive takes it: the Python number,
+        or, when capturable, a 0-d device array in `param`'s dtype (one per group, device and
+        dtype)."""
+        if not self.capturable:
+            return group["lr"]
+        key = (id(group), param.device, param.dtype)
+        if key not in self._device_lrs:
+            self._check_not_capturing("its learning rate")
+            array = param.backend.full((), group["lr"], param.dtype)
+            self._device_lrs[key] = (group, param.backend, array)
+        return self._device_lrs[key][2]
+
+    def _count_step(self, param: Tensor, state: dict[str, Any]) -> Any:
+        """Adds one to `state["step"]` and returns it as the update primitive takes it: a Python
+        int, or, when capturable, a 0-d Tensor in `param`'s dtype incremented on the device
+        (exact up to 2**24 steps in float32, as PyTorch's)."""
+        step = state["step"]
+        if not self.capturable:
+            if isinstance(step, Tensor):  # state saved by a capturable optimizer
+                step = int(step.item())
+            state["step"] = step + 1
+            return state["step"]
+        if not isinstance(step, Tensor):
+            self._check_not_capturing("its step count")
+            step = Tensor._make(param.backend.full((), step, param.dtype), param.device)
+            state["step"] = step
+        backend = param.backend
+        backend.assign(step.data, backend.binary("add", step.data, 1))
+        return step.data
+
+    def _check_not_capturing(self, what: str) -> None:
+        if capture_phase() == CAPTURE:
+            raise RuntimeError(
+                f"{type(self).__name__}.step: {what} would be moved to the device inside a CUDA "
+                "graph capture, which would reset it at every replay; take an eager step first "
+                "(graph_step's warm-up does)"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         """`{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`, with

@@ -21,6 +21,7 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        capturable: bool = False,
     ):
         defaults = {
             "lr": lr,
@@ -30,7 +31,7 @@ class RMSprop(Optimizer):
             "momentum": momentum,
             "centered": centered,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, capturable)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         check_non_negative("RMSprop", group, "lr", "alpha", "eps", "weight_decay", "momentum")
@@ -44,7 +45,7 @@ class RMSprop(Optimizer):
         return state
 
     def _update(self, param: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] += 1
+        self._count_step(param, state)
         grad_avg = state.get("grad_avg")
         momentum_buffer = state.get("momentum_buffer")
         param.backend.rmsprop_update(
@@ -53,7 +54,7 @@ class RMSprop(Optimizer):
             state["square_avg"].data,
             None if grad_avg is None else grad_avg.data,
             None if momentum_buffer is None else momentum_buffer.data,
-            lr=group["lr"],
+            lr=self._lr(param, group),
             alpha=group["alpha"],
             eps=group["eps"],
             weight_decay=group["weight_decay"],

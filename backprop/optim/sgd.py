@@ -20,6 +20,7 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        capturable: bool = False,
     ):
         defaults = {
             "lr": lr,
@@ -28,7 +29,7 @@ class SGD(Optimizer):
             "weight_decay": weight_decay,
             "nesterov": nesterov,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, capturable)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         check_non_negative("SGD", group, "lr", "momentum", "weight_decay")
@@ -47,7 +48,7 @@ class SGD(Optimizer):
             param.data,
             param.grad.data,
             None if buffer is None else buffer.data,
-            lr=group["lr"],
+            lr=self._lr(param, group),
             momentum=group["momentum"],
             dampening=group["dampening"],
             nesterov=group["nesterov"],
