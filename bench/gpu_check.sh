@@ -6,8 +6,8 @@
 #
 #   bench/gpu_check.sh OUTDIR [STEP...]
 #
-# Naming steps (gpu, environment, tests, memcheck, bench-mlp, bench-mlp-tf32, bench-ops,
-# numba-bench) runs only those, for a session whose commands have a time limit.
+# Naming steps (gpu, environment, tests, memcheck, bench-mlp, bench-graph, bench-mlp-tf32,
+# bench-ops, numba-bench) runs only those, for a session whose commands have a time limit.
 #
 # Numba 0.68 cannot compile CUDA kernels under NumPy 2.5: where NumPy is 2.5 or newer and
 # WHEELS_DIR names a directory holding a numpy 2.4 wheel, that wheel is installed first.
@@ -56,6 +56,8 @@ step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$python" -m pytest -q tests/test_cupy_backend.py
 step bench-mlp "$python" -m backprop bench --backend numpy,cupy,numba --compare torch \
     --json "$out/bench.json" --quiet
+step bench-graph "$python" -m backprop bench --backend cupy --graph --compare torch,jax \
+    --json "$out/bench_graph.json" --quiet
 step bench-mlp-tf32 "$python" -m backprop bench --backend cupy --size large --precision high \
     --compare torch --json "$out/bench_tf32.json" --quiet
 step bench-ops "$python" -m backprop bench --suite ops --backend cupy,numba \
