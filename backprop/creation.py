@@ -40,6 +40,14 @@ def _make(op, shape, dtype, device, requires_grad, build) -> Tensor:
     return result.requires_grad_(requires_grad) if requires_grad else result
 
 
+def _float_dtype(op: str, dtype: Any) -> np.dtype:
+    """The dtype of random samples: float32 by default; an int or bool dtype is an error."""
+    dtype = float32 if dtype is None else as_dtype(dtype, op)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: samples need a float32 or float64 dtype, got {dtype}")
+    return dtype
+
+
 def zeros(*shape: Shape, dtype: Any = None, device=None, requires_grad: bool = False) -> Tensor:
     return _make("zeros", shape, dtype, device, requires_grad, lambda b, s, d: b.zeros(s, d))
 
@@ -66,6 +74,7 @@ def randn(
 ) -> Tensor:
     """Standard normal samples from `generator` (the global one by default)."""
     rng = generator or default_generator()
+    dtype = _float_dtype("randn", dtype)
     return _make(
         "randn", shape, dtype, device, requires_grad, lambda b, s, d: b.random_normal(s, d, rng)
     )
@@ -76,6 +85,7 @@ def rand(
 ) -> Tensor:
     """Uniform samples in [0, 1) from `generator` (the global one by default)."""
     rng = generator or default_generator()
+    dtype = _float_dtype("rand", dtype)
     return _make(
         "rand", shape, dtype, device, requires_grad, lambda b, s, d: b.random_uniform(s, d, rng)
     )

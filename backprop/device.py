@@ -41,9 +41,6 @@ class Device:
         return f"device({str(self)!r})"
 
 
-DeviceLike = "Device | str | None"
-
-
 def device(spec: Device | str | None = None, backend: str | None = None) -> Device:
     """Resolves a device spelling (and an optional backend name) to a `Device`."""
     if isinstance(spec, Device) and backend is None:

@@ -471,6 +471,9 @@ def _host_array(data: Any, dtype: Any) -> np.ndarray:
 
 def common_device(op: str, tensors: Sequence[Tensor]) -> Device:
     """The one device all `tensors` live on; mixing devices is an error, never a silent copy."""
+    for tensor in tensors:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
     first = tensors[0].device
     for tensor in tensors[1:]:
         if tensor.device != first:

@@ -88,6 +88,15 @@ def test_getitem_out_of_range():
         _ = X34[1.5]
 
 
+def test_getitem_bool_mask_of_the_wrong_shape():
+    with raises(IndexError, "getitem", "bool index of shape (2,)", "(3,)", "(3, 4)"):
+        _ = X34[np.array([True, False])]
+    with raises(IndexError, "getitem", "bool index of shape (3,)", "(4,)", "axis 1"):
+        _ = X34[:, bp.tensor([True, False, True])]
+    with raises(IndexError, "getitem", "bool index of shape (3, 3)", "(3, 4)"):
+        _ = X34[np.ones((3, 3), dtype=bool)]
+
+
 def test_axis_out_of_range():
     with raises(IndexError, "sum", "axis 2", "2 dimensions"):
         X34.sum(axis=2)
@@ -95,6 +104,8 @@ def test_axis_out_of_range():
         X34.softmax(-3)
     with raises(ValueError, "permute", "(0, 0)"):
         X34.permute(0, 0)
+    with raises(ValueError, "flatten", "start_axis 2", "end_axis 1", "(2, 3, 4)"):
+        bp.zeros(2, 3, 4).flatten(2, 1)
 
 
 def test_joining_mismatched_tensors():
@@ -102,6 +113,8 @@ def test_joining_mismatched_tensors():
         bp.concatenate([X34, bp.zeros(2, 3)])
     with raises(ValueError, "stack", "(3, 4)", "(4, 3)"):
         bp.stack([X34, bp.zeros(4, 3)])
+    with raises(ValueError, "concatenate", "0-d", "use stack"):
+        bp.concatenate([bp.tensor(1.0), bp.tensor(2.0)])
 
 
 def test_gather_and_scatter_add_bad_index():
@@ -111,6 +124,8 @@ def test_gather_and_scatter_add_bad_index():
         X34.gather(1, bp.tensor([0, 1, 2]))
     with raises(ValueError, "scatter_add", "(3, 2)", "(3, 1)"):
         ops.scatter_add(X34, 1, bp.tensor([[0], [1], [2]]), bp.zeros(3, 2))
+    with raises(IndexError, "gather", "7", "(3, 4)"):
+        X34.gather(1, bp.tensor([[0], [7], [2]]))
 
 
 def test_bias_activation_bias_shape():
@@ -148,6 +163,20 @@ def test_float_ops_on_integer_tensors():
         ints.exp()
     with raises(TypeError, "mul", "int64", "float32"):
         _ = ints * 1.5
+
+
+def test_ops_given_something_other_than_a_tensor():
+    with raises(TypeError, "neg", "expected a Tensor", "str"):
+        ops.neg("a")
+    with raises(TypeError, "exp", "expected a Tensor", "list"):
+        ops.exp([1.0])
+
+
+def test_random_factories_refuse_integer_and_bool_dtypes():
+    with raises(TypeError, "randn", "float32 or float64", "int64"):
+        bp.randn(3, dtype="int64")
+    with raises(TypeError, "rand", "float32 or float64", "bool"):
+        bp.rand(3, dtype=bool)
 
 
 def test_unsupported_dtypes():

@@ -118,6 +118,12 @@ def test_initialisers_keep_the_dtype():
         (lambda: init.normal_(bp.zeros(2, dtype="int64")), TypeError, "normal_: expected a float"),
         (lambda: init.uniform_(weight(2), 1.0, 0.0), ValueError, "uniform_: expected a <= b"),
         (lambda: init.zeros_([0.0]), TypeError, "constant_: expected a Tensor, got list"),
+        (lambda: init.xavier_normal_([[0.0]]), TypeError, "xavier_normal_: expected a Tensor"),
+        (
+            lambda: init.kaiming_uniform_(bp.zeros(2, 2, dtype="int64")),
+            TypeError,
+            "kaiming_uniform_: expected a float32 or float64 tensor, got int64",
+        ),
     ],
 )
 def test_bad_arguments_are_clear_errors(call, error, message):

@@ -123,6 +123,11 @@ def test_im2col_and_col2im_are_adjoint_and_differentiable(rng):
     assert bp.gradcheck(lambda c: F.fold(c, (4, 3), **geometry), cols)
 
 
+def test_fold_takes_an_int_output_size_as_pytorch_does():
+    cols = bp.randn(1, 4, 9)
+    np.testing.assert_array_equal(F.fold(cols, 4, 2).numpy(), F.fold(cols, (4, 4), 2).numpy())
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

@@ -166,6 +166,17 @@ def test_getitem():
     np.testing.assert_array_equal(x[[1, 0]].numpy(), a[[1, 0]])
     np.testing.assert_array_equal(x[x > 20].numpy(), a[a > 20])
     np.testing.assert_array_equal(x[:, bp.tensor([2, 0])].numpy(), a[:, [2, 0]])
+    np.testing.assert_array_equal(x[..., a[0, 0] > 1].numpy(), a[..., a[0, 0] > 1])
+    np.testing.assert_array_equal(x[0, :, a[0, 0] > 1].numpy(), a[0, :, a[0, 0] > 1])
+
+
+def test_zero_dimensional_tensors_take_axis_0_as_pytorch_does():
+    x = bp.tensor(2.0, requires_grad=True)
+    for result in (x.squeeze(0), x.transpose(0, -1), x.sum(axis=0), x.mean(axis=-1)):
+        assert result.shape == () and result.item() == 2.0
+    x.max(axis=0).backward()
+    assert x.grad.item() == 1.0
+    assert x.softmax().item() == 1.0 and x.log_softmax(0).item() == 0.0
 
 
 def test_methods_spell_the_ops():

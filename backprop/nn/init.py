@@ -106,6 +106,7 @@ def ones_(tensor: Tensor) -> Tensor:
 def fan_in_and_fan_out(op: str, tensor: Tensor) -> tuple[int, int]:
     """Inputs and outputs per unit of a weight shaped (out, in, *kernel), as PyTorch counts
     them: in * kernel size and out * kernel size."""
+    _check(op, tensor)
     if tensor.ndim < 2:
         raise ValueError(
             f"{op}: fan in and fan out need a tensor of at least 2 dimensions, got {tensor.shape}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from backprop.autograd import Function, is_grad_enabled
-from backprop.backend.base import ACTIVATIONS, OUTPUT_ONLY_BACKWARD
+from backprop.backend.base import ACTIVATIONS, OUTPUT_ONLY_BACKWARD, SOFTPLUS_THRESHOLD
 from backprop.ops.arithmetic import compare, erf, exp, mask, where
 from backprop.ops.common import operands, require_float
 from backprop.ops.movement import sum_to
@@ -18,7 +18,6 @@ from backprop.tensor import Tensor
 
 _GELU_TANH_SCALE = math.sqrt(2.0 / math.pi)
 _GELU_TANH_CUBIC = 0.044715
-_SOFTPLUS_THRESHOLD = 20.0
 
 
 class Activation(Function):
@@ -90,7 +89,7 @@ def act_derivative(kind: str, alpha: float, x: Tensor) -> Tensor:
         s = activation(x, "sigmoid")
         return s * (1 + x * (1 - s))
     if kind == "softplus":
-        linear = compare("gt", x * alpha, _SOFTPLUS_THRESHOLD)
+        linear = compare("gt", x * alpha, SOFTPLUS_THRESHOLD)
         return where(linear, 1.0, activation(x * alpha, "sigmoid"))
     if kind == "elu":
         return where(compare("gt", x, 0.0), 1.0, activation(x, "elu", alpha) + alpha)

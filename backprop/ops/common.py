@@ -64,6 +64,8 @@ def broadcast_shape(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 def require_float(op: str, *tensors: Tensor) -> None:
     for tensor in tensors:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
         if tensor.dtype not in FLOAT_DTYPES:
             raise TypeError(
                 f"{op}: expected a float32 or float64 tensor, got {tensor.dtype} {tensor.shape}"
@@ -71,13 +73,14 @@ def require_float(op: str, *tensors: Tensor) -> None:
 
 
 def normalize_axis(op: str, axis: int, ndim: int) -> int:
-    if not -ndim <= axis < max(ndim, 1):
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
         raise IndexError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions")
     return axis % max(ndim, 1)
 
 
 def normalize_axes(op: str, axes: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """Axes as a sorted tuple of non-negative ints; None means every axis."""
+    """Axes as a sorted tuple of non-negative ints; None means every axis. A 0-d tensor
+    accepts axis 0 or -1, as in PyTorch, and has no axes to reduce."""
     if axes is None:
         return tuple(range(ndim))
     if isinstance(axes, (int, np.integer)):
@@ -85,4 +88,4 @@ def normalize_axes(op: str, axes: int | Sequence[int] | None, ndim: int) -> tupl
     result = tuple(sorted(normalize_axis(op, int(a), ndim) for a in axes))
     if len(set(result)) != len(result):
         raise ValueError(f"{op}: repeated axis in {tuple(axes)}")
-    return result
+    return result if ndim else ()

@@ -87,7 +87,7 @@ def im2col(
 
 def col2im(
     cols: Tensor,
-    output_size: Sequence[int],
+    output_size: int | Sequence[int],
     kernel_size: int | Sequence[int],
     stride: int | Sequence[int] = 1,
     padding: int | Sequence[int] = 0,
@@ -101,7 +101,7 @@ def col2im(
         pair("col2im", "padding", padding, 0),
         pair("col2im", "dilation", dilation, 1),
     )
-    size = pair("col2im", "output_size", tuple(output_size), 1)
+    size = pair("col2im", "output_size", output_size, 1)
     if not isinstance(cols, Tensor) or cols.ndim != 3:
         got = cols.shape if isinstance(cols, Tensor) else type(cols).__name__
         raise ValueError(f"col2im: expected an (N, C * kh * kw, L) tensor, got {got}")

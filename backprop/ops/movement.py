@@ -97,7 +97,10 @@ class Gather(Function):
         self.axis, self.index = axis, index
 
     def forward(self, x):
-        return self.backend.gather(x, self.axis, self.index)
+        try:
+            return self.backend.gather(x, self.axis, self.index)
+        except IndexError as error:
+            raise IndexError(f"gather: {error} (tensor of shape {tuple(x.shape)})") from None
 
     def backward(self, gy):
         return ScatterAdd(self.inputs[0].shape, self.axis, self.index)(gy)
@@ -188,6 +191,11 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         return reshape(x, (1,))
     start = normalize_axis("flatten", start_axis, x.ndim)
     end = normalize_axis("flatten", end_axis, x.ndim)
+    if start > end:
+        raise ValueError(
+            f"flatten: start_axis {start_axis} comes after end_axis {end_axis} "
+            f"for a tensor of shape {x.shape}"
+        )
     shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
     return reshape(x, shape)
 
@@ -196,7 +204,7 @@ def squeeze(x: Tensor, axis: int | None = None) -> Tensor:
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     axis = normalize_axis("squeeze", axis, x.ndim)
-    if x.shape[axis] != 1:
+    if x.ndim == 0 or x.shape[axis] != 1:
         return x
     return reshape(x, x.shape[:axis] + x.shape[axis + 1 :])
 
@@ -218,9 +226,11 @@ def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
 
 
 def transpose(x: Tensor, axis0: int, axis1: int) -> Tensor:
-    axes = list(range(x.ndim))
     a = normalize_axis("transpose", axis0, x.ndim)
     b = normalize_axis("transpose", axis1, x.ndim)
+    if x.ndim == 0:
+        return x
+    axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return permute(x, axes)
 
@@ -249,9 +259,12 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 def _backend_index(x: Tensor, index: Any) -> tuple:
     items = index if isinstance(index, tuple) else (index,)
     result: list[Any] = []
+    axis: int | None = 0  # the tensor axis the next item indexes; None once past an Ellipsis
     for item in items:
         if item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer)):
             result.append(int(item) if isinstance(item, np.integer) else item)
+            if axis is not None and item is not None and not isinstance(item, bool):
+                axis = None if item is Ellipsis else axis + 1  # None and True add an axis
             continue
         if isinstance(item, Tensor):
             if item.device != x.device:
@@ -262,8 +275,16 @@ def _backend_index(x: Tensor, index: Any) -> tuple:
         else:
             array = np.asarray(item)
         if array.dtype == bool:
+            covered = x.shape[axis : axis + array.ndim] if axis is not None else array.shape
+            if covered != array.shape:
+                raise IndexError(
+                    f"getitem: bool index of shape {array.shape} does not match the tensor's "
+                    f"axes {covered} from axis {axis} (tensor of shape {x.shape})"
+                )
+            axis = axis + array.ndim if axis is not None else None
             result.extend(x.backend.from_host(i.astype(np.int64)) for i in np.nonzero(array))
         elif np.dtype(array.dtype).kind in "iu":
+            axis = axis + 1 if axis is not None else None
             result.append(array if x.backend.is_array(array) else x.backend.from_host(array))
         else:
             raise IndexError(
@@ -303,6 +324,8 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: expected at least one tensor")
+    if tensors[0].ndim == 0:
+        raise ValueError("concatenate: 0-d tensors have no axis to join along; use stack")
     axis = normalize_axis("concatenate", axis, tensors[0].ndim)
     _check_joinable("concatenate", tensors, axis)
     return Concatenate(axis)(*tensors)

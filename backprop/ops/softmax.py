@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from backprop.autograd import Function, is_grad_enabled
 from backprop.ops.common import normalize_axis, require_float
+from backprop.ops.movement import reshape
 from backprop.ops.reduction import reduce
 from backprop.tensor import Tensor
 
@@ -85,13 +86,19 @@ def _const(array, like: Tensor) -> Tensor:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    require_float("softmax", x)
-    return Softmax(normalize_axis("softmax", axis, x.ndim))(x)
+    return _along_axis(Softmax, "softmax", x, axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    require_float("log_softmax", x)
-    return LogSoftmax(normalize_axis("log_softmax", axis, x.ndim))(x)
+    return _along_axis(LogSoftmax, "log_softmax", x, axis)
+
+
+def _along_axis(cls: type[Function], op: str, x: Tensor, axis: int) -> Tensor:
+    require_float(op, x)
+    axis = normalize_axis(op, axis, x.ndim)
+    if x.ndim == 0:  # one element along axis 0 or -1, as in PyTorch
+        return reshape(cls(0)(reshape(x, (1,))), ())
+    return cls(axis)(x)
 
 
 def softmax_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
