@@ -206,7 +206,7 @@ def _nccl_all_reduce(group: _Group, tensor: Tensor, op: ReduceOp) -> None:
     import cupy
 
     nccl = _nccl()
-    data = tensor.data
+    data = cupy.ascontiguousarray(tensor.data)  # NCCL reads one dense buffer
     nccl_op = {ReduceOp.MAX: nccl.NCCL_MAX, ReduceOp.MIN: nccl.NCCL_MIN}.get(op, nccl.NCCL_SUM)
     stream = cupy.cuda.get_current_stream().ptr
     group.nccl_comm.allReduce(
@@ -214,6 +214,8 @@ def _nccl_all_reduce(group: _Group, tensor: Tensor, op: ReduceOp) -> None:
     )
     if op is ReduceOp.AVG:
         data /= group.comm.Get_size()
+    if data is not tensor.data:
+        tensor.data[...] = data
 
 
 def _nccl_dtype(array: Any) -> int:
@@ -248,9 +250,11 @@ def broadcast(tensor: Tensor, src: int = 0) -> Tensor:
     if group.nccl_comm is not None:
         import cupy
 
-        data = tensor.data
+        data = cupy.ascontiguousarray(tensor.data)  # NCCL writes one dense buffer
         stream = cupy.cuda.get_current_stream().ptr
         group.nccl_comm.bcast(data.data.ptr, data.size, _nccl_dtype(data), src, stream)
+        if data is not tensor.data:
+            tensor.data[...] = data
         return tensor
     host = np.ascontiguousarray(tensor.backend.to_host(tensor.data))
     group.comm.Bcast(host, root=src)
