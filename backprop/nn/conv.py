@@ -3,14 +3,13 @@ the im2col / col2im primitives and matmul runs it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from backprop.creation import empty
 from backprop.nn import functional as F
 from backprop.nn import init
-from backprop.nn.module import Module
+from backprop.nn.module import Module, check_sizes
 from backprop.nn.parameter import Parameter
 from backprop.ops.conv import pair
 from backprop.tensor import Tensor
@@ -34,9 +33,7 @@ class Conv2d(Module):
         dtype: Any = None,
     ):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Conv2d: {name} must be a positive int, got {value!r}")
+        check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = pair("Conv2d", "kernel_size", kernel_size, 1)
         self.stride = pair("Conv2d", "stride", stride, 1)
@@ -51,11 +48,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.fan_in_and_fan_out("Conv2d", self.weight)
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_defaults_(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation)

@@ -8,7 +8,7 @@ from backprop.autograd import no_grad
 from backprop.creation import arange, empty
 from backprop.nn import functional as F
 from backprop.nn import init
-from backprop.nn.module import Module
+from backprop.nn.module import Module, check_sizes
 from backprop.nn.parameter import Parameter
 from backprop.ops import where
 from backprop.tensor import Tensor
@@ -28,9 +28,7 @@ class Embedding(Module):
         dtype: Any = None,
     ):
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Embedding: {name} must be a positive int, got {value!r}")
+        check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(

@@ -15,6 +15,7 @@ __all__ = [
     "constant_",
     "kaiming_normal_",
     "kaiming_uniform_",
+    "layer_defaults_",
     "normal_",
     "ones_",
     "uniform_",
@@ -160,3 +161,13 @@ def kaiming_normal_(
     `calculate_gain(nonlinearity, a)`."""
     fan = _fan("kaiming_normal_", tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
+
+
+def layer_defaults_(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default initialisation of Linear and Conv layers: kaiming_uniform_ with
+    a = sqrt(5) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = fan_in_and_fan_out("layer_defaults_", weight)
+        bound = 1 / math.sqrt(fan_in)
+        uniform_(bias, -bound, bound)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from backprop import functional as F
 from backprop.creation import empty
 from backprop.nn import init
-from backprop.nn.module import Module
+from backprop.nn.module import Module, check_sizes
 from backprop.nn.parameter import Parameter
 from backprop.tensor import Tensor
 
@@ -37,9 +36,7 @@ class Linear(Module):
         dtype: Any = None,
     ):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
         if bias:
@@ -49,10 +46,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features)
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_defaults_(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.shape[-1:] != (self.in_features,):

@@ -308,6 +308,13 @@ class Module:
         return f"{type(self).__name__}(\n{body}\n)"
 
 
+def check_sizes(layer: str, **sizes: int) -> None:
+    """Raises a ValueError naming the layer and the argument unless every size is an int >= 1."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+
+
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
 

@@ -9,7 +9,7 @@ from typing import Any
 from backprop.creation import ones, tensor, zeros
 from backprop.nn import functional as F
 from backprop.nn import init
-from backprop.nn.module import Module
+from backprop.nn.module import Module, check_sizes
 from backprop.nn.parameter import Parameter
 from backprop.tensor import Tensor, int64
 
@@ -80,10 +80,7 @@ class BatchNorm1d(Module):
         dtype: Any = None,
     ):
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(
-                f"BatchNorm1d: num_features must be a positive int, got {num_features!r}"
-            )
+        check_sizes("BatchNorm1d", num_features=num_features)
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
