@@ -6,9 +6,11 @@ warm), records one call into a CUDA graph on a private stream, and from then on 
 graph: one launch for the forward pass, the backward pass and the optimizer update.
 
 What a captured step may not do, and how that is reported: a captured step never reads the device
-from the host (`.item()`, `.numpy()`, printing a tensor) and never synchronises. The CuPy
-backend's `to_host` refuses while its stream is capturing, and any error raised during capture
-becomes a `GraphCaptureError` that names the innermost backprop op in the traceback.
+from the host (`.item()`, `.numpy()`, printing a tensor), never synchronises, and never copies
+host data in (a NumPy operand, dropout's mask, whose random numbers are drawn on the host: a
+replay would repeat the captured copy). The CuPy backend's `to_host`, `synchronize` and
+`from_host` refuse while its stream is capturing, and any error raised during capture becomes a
+`GraphCaptureError` that names the innermost backprop op in the traceback.
 
 Optimizer scalars: the learning rate (changed by LR schedulers between steps) and Adam's step
 count would be frozen into the graph if they were kernel arguments. `graph_step` switches the
@@ -80,8 +82,9 @@ def _in_phase(phase: str) -> Iterator[list[Callable[[], None]]]:
 
 def op_name_from_traceback(tb: TracebackType | None) -> str | None:
     """The innermost backprop op in a traceback, as a reader would name it: `op 'matmul'
-    (backward)`, `Tensor.item`, `Adam.step`, followed by the backend primitive that failed when
-    one did (`, in the cupy backend's to_host`). None when the traceback holds no backprop op.
+    (backward)`, `Tensor.item`, `Adam.step`, `Dropout.forward`, followed by the backend primitive
+    that failed when one did (`, in the cupy backend's to_host`). None when the traceback holds
+    no backprop op.
 
     Read only after a failure, so its cost never reaches a step that works."""
     # Imported here: `backprop.autograd` imports the Tensor module, which must load first.
@@ -103,7 +106,7 @@ def op_name_from_traceback(tb: TracebackType | None) -> str | None:
             op = f"op {owner.name!r} ({method})"
         elif isinstance(owner, Tensor):
             op = f"Tensor.{method}"
-        elif type(owner).__module__.startswith("backprop.optim"):
+        elif type(owner).__module__.startswith(("backprop.optim", "backprop.nn")):
             op = f"{type(owner).__name__}.{method}"
         if op is not None:
             return op if primitive is None else f"{op}, in {primitive}"

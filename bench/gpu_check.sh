@@ -9,8 +9,11 @@
 # Naming steps (gpu, environment, tests, memcheck, bench-mlp, bench-graph, bench-mlp-tf32,
 # bench-ops, numba-bench) runs only those, for a session whose commands have a time limit.
 #
-# Numba 0.68 cannot compile CUDA kernels under NumPy 2.5: where NumPy is 2.5 or newer and
-# WHEELS_DIR names a directory holding a numpy 2.4 wheel, that wheel is installed first.
+# The package is installed, with --no-deps, into a folder of its own that goes first on
+# PYTHONPATH (the GPU machine's Python environment may not be writable), and PYTHONSAFEPATH keeps
+# the source tree off sys.path: only an install maps kernels/ to backprop.kernels. Numba 0.68
+# cannot compile CUDA kernels under NumPy 2.5: where NumPy is 2.5 or newer and WHEELS_DIR names a
+# directory holding a numpy 2.4 wheel, that wheel goes into the same folder.
 set -uo pipefail
 
 out=${1:?usage: bench/gpu_check.sh OUTDIR [STEP...]}
@@ -41,16 +44,17 @@ numpy_is_2_5_or_newer() {
 raise SystemExit((major, minor) < (2, 5))'
 }
 
+site=$(mktemp -d)
+export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}" PYTHONSAFEPATH=1
 if [ -n "${WHEELS_DIR:-}" ] && numpy_is_2_5_or_newer; then
-    run numpy-2.4 "$python" -m pip install --no-index --find-links "$WHEELS_DIR" "numpy==2.4.*"
+    run numpy-2.4 "$python" -m pip install --no-index --no-deps --target "$site" \
+        --find-links "$WHEELS_DIR" "numpy==2.4.*"
 fi
-if ! "$python" -c "import backprop.kernels" 2>/dev/null; then
-    run install "$python" -m pip install --no-deps --no-build-isolation -e .
-fi
+run install "$python" -m pip install --no-deps --no-build-isolation --target "$site" .
 
 step gpu nvidia-smi
 step environment "$python" -c \
-    "import backprop, numpy; print('numpy', numpy.__version__, backprop.available_backends())"
+    "import backprop, numpy; print(backprop.__file__, numpy.__version__, backprop.available_backends())"
 step tests "$python" -m pytest -q -ra --durations=20 --junitxml="$out/junit.xml"
 step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$python" -m pytest -q tests/test_cupy_backend.py

@@ -193,6 +193,16 @@ def test_a_tensor_method_and_an_optimizer_are_named():
     assert graph.op_name_from_traceback(tb) == "SGD._update, in the numpy backend's sgd_update"
 
 
+def test_a_layer_is_named_when_no_op_inside_it_failed(monkeypatch):
+    def no_random_numbers(*args, **kwargs):
+        raise RuntimeError("no random numbers here")
+
+    backend = bp.ones(1).backend
+    monkeypatch.setattr(backend, "random_uniform", no_random_numbers)
+    tb = traceback_of(lambda: nn.Dropout(0.5)(bp.ones(4)))
+    assert graph.op_name_from_traceback(tb) == "Dropout.forward"
+
+
 def test_a_traceback_without_backprop_ops_names_none():
     assert graph.op_name_from_traceback(traceback_of(lambda: 1 / 0)) is None
     assert graph.op_name_from_traceback(None) is None
@@ -414,6 +424,19 @@ def test_a_new_batch_size_gets_its_own_warmup_and_graph(gpu):
     assert graphed.num_graphs == 2
     for got, expected in zip(weights(graphed_model), weights(eager_model)):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_inside_the_step_is_reported_since_its_mask_would_repeat(gpu):
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 8), nn.Dropout(0.5), nn.Linear(8, 5)).to(gpu)
+    train_step = make_train_step(model, optim.SGD(model.parameters(), lr=0.1))
+    graphed = graph_step(train_step, *make_batch(gpu, 16, 0, 12, 5), warmup=1)
+    graphed(*make_batch(gpu, 16, 0, 12, 5))  # the eager warm-up draws masks as usual
+    with pytest.raises(
+        GraphCaptureError, match=r"Dropout\.forward, in the cupy backend's from_host"
+    ):
+        graphed(*make_batch(gpu, 16, 1, 12, 5))
+    bp.cuda.synchronize()
 
 
 def test_a_host_read_inside_the_step_is_reported_with_the_op(gpu):

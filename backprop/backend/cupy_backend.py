@@ -10,8 +10,10 @@ Nothing here reads a device value back to the host except `to_host`, so a traini
 its work without synchronising; `to_host` and `synchronize` refuse while a CUDA graph is being
 captured on the current stream, naming themselves, where they would invalidate the capture.
 Random numbers are drawn on the host, as in every backend, and copied over: one seed gives the
-same numbers on the CPU and the GPU. With `lr` and `step` in device memory (a capturable
-optimizer) the SGD and Adam updates launch kernel variants that read them there.
+same numbers on the CPU and the GPU. `from_host` refuses during a capture too, since a captured
+copy would bring the same host numbers back at every replay. With `lr` and `step` in device
+memory (a capturable optimizer) the SGD and Adam updates launch kernel variants that read them
+there.
 
 Importing this module never needs a GPU or CuPy; `unavailable_reason()` says why it cannot run.
 """
@@ -209,6 +211,18 @@ class CupyBackend(Backend):
         self._erf = cupy.ElementwiseKernel("T x", "T y", "y = erf(x)", "backprop_erf")
 
     # -- host transfer -----------------------------------------------------------------------
+
+    def from_host(self, array: np.ndarray) -> Any:
+        """Copies host data to the GPU: refused while the current stream records a CUDA graph,
+        where the graph would copy the same host buffer again at every replay (a dropout mask
+        drawn on the host would repeat, and a freed staging buffer could be read)."""
+        _refuse_during_capture(
+            "from_host: host data (a NumPy operand, an index list, random numbers drawn on the "
+            "host such as a dropout mask) cannot be copied to the GPU inside a CUDA graph "
+            "capture, where every replay would reuse the captured copy; pass it to the step as "
+            "an input, or build it before the step"
+        )
+        return cupy.asarray(array)
 
     def to_host(self, x: Any) -> np.ndarray:
         """Copies `x` to the host and waits for it: refused while the current stream records a
