@@ -168,13 +168,19 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def _chosen_backends(requested: tuple[str, ...] | None) -> list[str]:
+    """The backends named, each checked to run here; by default every one that runs here on a
+    real device (a simulated GPU is timed only when named)."""
     if requested is None:
-        return registry.available()
+        return [name for name in registry.available() if not _simulated(name)]
     for name in requested:
         reason = registry.unavailable_reason(name)
         if reason is not None:
             raise UsageError(f"backend {name!r} cannot run here: {reason}")
     return list(dict.fromkeys(requested))
+
+
+def _simulated(name: str) -> bool:
+    return registry.get_backend(name).simulated
 
 
 PLOT_BATCHES = (32, 128, 512, 2048)
@@ -224,6 +230,12 @@ def run_bench(args: argparse.Namespace) -> int:
             f"{name}: not run: {_one_line(registry.unavailable_reason(name))}"
             for name in registry.registered()
             if registry.unavailable_reason(name) is not None
+        ]
+        notes += [
+            f"{name}: not run: it runs in a GPU simulator on the CPU (NUMBA_ENABLE_CUDASIM), far "
+            f"too slowly to time; name it with --backend {name} to time it anyway"
+            for name in registry.available()
+            if _simulated(name)
         ]
     if args.precision != "highest" and "cuda" not in map(registry.device_type_of, backends):
         notes.append(f"--precision {args.precision} only changes GPU matmuls; no GPU runs here")

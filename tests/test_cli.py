@@ -139,6 +139,19 @@ def test_bench_says_why_each_gpu_backend_is_absent(capsys, fake_gpu):
     assert "numpy" in out
 
 
+@pytest.mark.skipif(
+    "numba" not in bp.available_backends() or not bp.device(backend="numba").backend.simulated,
+    reason="needs the Numba backend in its CUDA simulator (NUMBA_ENABLE_CUDASIM=1)",
+)
+def test_bench_times_a_simulated_gpu_only_when_named(capsys):
+    assert bench(*TINY, *FAST) == 0
+    out = capsys.readouterr().out
+    assert "numba: not run: it runs in a GPU simulator on the CPU" in out
+    assert "numba " not in out.split("config", 1)[1]
+    assert bench("--backend", "numba", *TINY, *FAST) == 0
+    assert "numba " in capsys.readouterr().out.split("config", 1)[1]
+
+
 def test_bench_runs_large_only_on_gpus_unless_asked(capsys, usable_fake_gpu, monkeypatch):
     timed = []
 

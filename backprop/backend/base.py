@@ -56,6 +56,8 @@ class Backend:
     name: str = "generic"
     device_type: str = "cpu"
     xp: Any = np
+    simulated: bool = False
+    """True for a GPU backend running in a simulator on the CPU: correct, far too slow to time."""
 
     def __init__(self, index: int = 0):
         self.index = index

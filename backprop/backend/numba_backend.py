@@ -87,6 +87,7 @@ class NumbaBackend(Backend):
 
         self._cuda = cuda
         self._launch = numba_launch
+        self.simulated = numba_launch.SIMULATED
         self._elementwise = numba_elementwise
         self._reduce = numba_reduce
         self._matmul = numba_matmul
@@ -388,7 +389,7 @@ class NumbaBackend(Backend):
         self._cuda.synchronize()
 
     def device_properties(self) -> dict[str, Any]:
-        if self._launch.SIMULATED:
+        if self.simulated:
             return {"name": "Numba CUDA simulator (runs on the CPU)"}
         device = self._cuda.get_current_device()
         name = device.name.decode() if isinstance(device.name, bytes) else str(device.name)
