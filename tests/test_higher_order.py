@@ -401,12 +401,13 @@ def test_gradient_penalty_step_matches_pytorch(torch):
 
 
 def test_gradient_penalty_through_layers_matches_pytorch(torch):
-    """Conv2d, LayerNorm, Linear and BatchNorm1d (training) differentiated twice: parameter
-    gradients of a loss plus the squared norm of its input gradient."""
+    """Conv2d, BatchNorm2d, LayerNorm, Linear and BatchNorm1d (training) differentiated twice:
+    parameter gradients of a loss plus the squared norm of its input gradient."""
 
     def model(lib):
         return lib.nn.Sequential(
             lib.nn.Conv2d(2, 3, 3, padding=1),
+            lib.nn.BatchNorm2d(3),
             lib.nn.Flatten(),
             lib.nn.LayerNorm(27),
             lib.nn.Linear(27, 5),

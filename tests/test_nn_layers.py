@@ -155,6 +155,29 @@ def test_batch_norm_without_running_statistics_always_uses_the_batch(rng):
     check_layer(ours, theirs, rng.standard_normal((5, 3)))
 
 
+def test_batch_norm_2d_normalises_each_channel_over_the_batch_and_pixels(rng, dtype):
+    ours, theirs = nn.BatchNorm2d(3, momentum=0.2), torch.nn.BatchNorm2d(3, momentum=0.2)
+    check_layer(ours, theirs, rng.standard_normal((4, 3, 5, 2)) * 3 - 1, dtype)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        expected = getattr(theirs, name).numpy()
+        assert_close(getattr(ours, name).numpy(), expected, dtype, name)
+
+
+def test_batch_norm_2d_reads_a_channels_last_view(rng):
+    x = rng.standard_normal((2, 4, 3, 3)).transpose(0, 3, 1, 2)  # (N, C, H, W), not contiguous
+    check_layer(nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), x)
+
+
+def test_batch_norm_2d_in_eval_uses_running_statistics(rng, dtype):
+    ours, theirs = nn.BatchNorm2d(2), torch.nn.BatchNorm2d(2)
+    with torch.no_grad():
+        theirs.running_mean.copy_(torch.tensor([0.5, -1.0]))
+        theirs.running_var.copy_(torch.tensor([0.25, 4.0]))
+    ours.eval()
+    theirs.eval()
+    check_layer(ours, theirs, rng.standard_normal((3, 2, 4, 4)), dtype)
+
+
 def test_batch_norm_rejects_a_single_value_per_channel_in_training():
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         nn.BatchNorm1d(3)(bp.randn(1, 3))
@@ -294,6 +317,11 @@ def test_layers_follow_pytorch_default_initialisation():
         (lambda: nn.MaxPool2d(2, padding=2)(bp.randn(1, 1, 4, 4)), "at most half the kernel"),
         (lambda: nn.AvgPool2d(2)(bp.randn(4, 4)), r"avg_pool2d: expected an \(N, C, H, W\)"),
         (lambda: nn.BatchNorm1d(3)(bp.randn(4, 2)), r"BatchNorm1d: expected input \(N, 3\)"),
+        (
+            lambda: nn.BatchNorm2d(3)(bp.randn(4, 3, 5)),
+            r"BatchNorm2d: expected input \(N, 3, H, W\), got \(4, 3, 5\)",
+        ),
+        (lambda: nn.BatchNorm2d(0), "BatchNorm2d: num_features"),
         (lambda: nn.LayerNorm(3)(bp.randn(3, 4)), "layer_norm: normalized_shape"),
         (lambda: nn.Embedding(4, 2)(bp.randn(3)), "embedding: input must be an integer Tensor"),
         (lambda: nn.Dropout(1.5), r"Dropout: p must be in \[0, 1\]"),

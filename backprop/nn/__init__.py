@@ -29,7 +29,7 @@ from backprop.nn.loss import (
     NLLLoss,
 )
 from backprop.nn.module import Module
-from backprop.nn.normalization import BatchNorm1d, LayerNorm
+from backprop.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from backprop.nn.parameter import Parameter
 from backprop.nn.pooling import AvgPool2d, MaxPool2d
 
@@ -38,6 +38,7 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "BatchNorm2d",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",

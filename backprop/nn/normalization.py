@@ -1,5 +1,5 @@
-"""Normalisation layers: `LayerNorm` over each sample's trailing axes, `BatchNorm1d` over the
-batch for each channel, with running statistics for evaluation."""
+"""Normalisation layers: `LayerNorm` over each sample's trailing axes, `BatchNorm1d` and
+`BatchNorm2d` over the batch for each channel, with running statistics for evaluation."""
 
 from __future__ import annotations
 
@@ -61,13 +61,16 @@ class LayerNorm(Module):
         )
 
 
-class BatchNorm1d(Module):
-    """Normalises each of `num_features` channels of an (N, C) or (N, C, L) input.
+class _BatchNorm(Module):
+    """Normalises each of `num_features` channels (axis 1) over the batch and the other axes.
 
     In training it uses the batch's statistics and updates `running_mean` and `running_var`
     by `momentum` (a cumulative average when momentum is None); in evaluation it uses the
     running statistics. Without `track_running_stats` it always uses the batch's.
     """
+
+    input_shapes: tuple[str, ...] = ()
+    """The input layouts the subclass takes, as its docstring and errors name them."""
 
     def __init__(
         self,
@@ -80,9 +83,10 @@ class BatchNorm1d(Module):
         dtype: Any = None,
     ):
         super().__init__()
-        check_sizes("BatchNorm1d", num_features=num_features)
+        name = type(self).__name__
+        check_sizes(name, num_features=num_features)
         if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -107,11 +111,10 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.zero_()
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.ndim not in (2, 3) or input.shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm1d: expected input (N, {self.num_features}) or "
-                f"(N, {self.num_features}, L), got {input.shape}"
-            )
+        ndims = {layout.count(",") + 1 for layout in self.input_shapes}
+        if input.ndim not in ndims or input.shape[1] != self.num_features:
+            layouts = " or ".join(s.replace("C", str(self.num_features)) for s in self.input_shapes)
+            raise ValueError(f"{type(self).__name__}: expected input {layouts}, got {input.shape}")
         momentum = self.momentum
         if self.training and self.track_running_stats:
             counted = self.num_batches_tracked + 1
@@ -134,3 +137,16 @@ class BatchNorm1d(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of an (N, C) or (N, C, L) input, as `torch.nn.BatchNorm1d`."""
+
+    input_shapes = ("(N, C)", "(N, C, L)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of an (N, C, H, W) image batch, as `torch.nn.BatchNorm2d`: one mean
+    and variance per channel over the batch and every pixel."""
+
+    input_shapes = ("(N, C, H, W)",)
