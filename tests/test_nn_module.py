@@ -240,6 +240,46 @@ def test_module_list_registers_its_modules():
     assert model(bp.ones(1, 2)).shape == (1, 2)
 
 
+def test_module_dict_registers_its_modules_under_their_keys():
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = nn.ModuleDict({"digit": nn.Linear(2, 10), "parity": nn.Linear(2, 2)})
+
+        def forward(self, x):
+            return {name: head(x) for name, head in self.heads.items()}
+
+    model = Heads()
+    assert list(model.state_dict()) == [
+        "heads.digit.weight",
+        "heads.digit.bias",
+        "heads.parity.weight",
+        "heads.parity.bias",
+    ]
+    assert {k: v.shape for k, v in model(bp.ones(3, 2)).items()} == {
+        "digit": (3, 10),
+        "parity": (3, 2),
+    }
+    model.heads.update([("sign", nn.Linear(2, 1))])
+    assert list(model.heads) == ["digit", "parity", "sign"] and "sign" in model.heads
+    assert isinstance(model.heads.pop("digit"), nn.Linear) and len(model.heads) == 2
+    del model.heads["sign"]
+    assert model.heads.keys() == ["parity"] and len(list(model.parameters())) == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "error", "message"),
+    [
+        (lambda d: d["missing"], KeyError, r"ModuleDict: no module 'missing'; keys: \['fc'\]"),
+        (lambda d: d.update({"a.b": nn.ReLU()}), KeyError, "keys must be non-empty strings"),
+        (lambda d: d.update({"act": "relu"}), TypeError, "ModuleDict: expected a Module, got str"),
+    ],
+)
+def test_module_dict_errors_name_the_key_or_value(action, error, message):
+    with pytest.raises(error, match=message):
+        action(nn.ModuleDict({"fc": nn.Linear(2, 2)}))
+
+
 def test_repr_is_an_indented_tree_like_pytorch():
     model = nn.Sequential(nn.Linear(4, 3), nn.Sequential(nn.ReLU(), nn.Dropout(0.1)))
     assert repr(model) == (

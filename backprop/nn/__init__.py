@@ -14,7 +14,7 @@ from backprop.nn.activation import (
     Softplus,
     Tanh,
 )
-from backprop.nn.container import ModuleList, Sequential
+from backprop.nn.container import ModuleDict, ModuleList, Sequential
 from backprop.nn.conv import Conv2d
 from backprop.nn.dropout import Dropout
 from backprop.nn.embedding import Embedding
@@ -55,6 +55,7 @@ __all__ = [
     "MSELoss",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "NLLLoss",
     "Parameter",

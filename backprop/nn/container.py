@@ -1,5 +1,5 @@
-"""Containers: `Sequential` chains modules, `ModuleList` holds a list of them so their
-parameters are registered."""
+"""Containers: `Sequential` chains modules; `ModuleList` and `ModuleDict` hold a list or a
+dict of them so that their parameters are registered."""
 
 from __future__ import annotations
 
@@ -80,6 +80,57 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """A dict of modules, in insertion order, whose parameters belong to the owner under
+    `<key>.<name>`; like `ModuleList` it has no `forward` of its own."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] = ()):
+        super().__init__()
+        self.update(modules)
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        items = modules.items() if isinstance(modules, Mapping) else modules
+        for key, module in items:
+            self[key] = module
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict: no module {key!r}; keys: {list(self._modules)}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict: keys must be non-empty strings without '.', got {key!r}")
+        self.add_module(key, _check_module("ModuleDict", module))
+
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
+
+    def pop(self, key: str) -> Module:
+        """Removes the module under `key` and returns it."""
+        module = self[key]
+        del self._modules[key]
+        return module
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self) -> list[str]:
+        return list(self._modules)
+
+    def values(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def items(self) -> list[tuple[str, Module]]:
+        return list(self._modules.items())
 
 
 def _position(op: str, index: int, length: int) -> int:
