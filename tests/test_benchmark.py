@@ -154,6 +154,20 @@ def test_jax_peer_computes_the_same_losses_as_our_step(optimizer):
         np.testing.assert_allclose(float(theirs()), ours().item(), rtol=1e-5)
 
 
+@pytest.mark.parametrize(("ours", "theirs"), [("highest", "HIGHEST"), ("high", "HIGH")])
+def test_jax_peer_matmuls_run_at_our_float32_precision(ours, theirs):
+    jax = pytest.importorskip("jax")
+    previous = bp.get_float32_matmul_precision()
+    bp.set_float32_matmul_precision(ours)
+    try:
+        step = peers.JaxStep(TINY, "cpu", "float32", "sgd")
+    finally:
+        bp.set_float32_matmul_precision(previous)
+    program = str(jax.make_jaxpr(step._step)(step.params, step.state, 1, step.inputs, step.targets))
+    matmuls = program.count("dot_general")
+    assert matmuls >= 3 and program.count(f"Precision.{theirs}") >= matmuls
+
+
 def test_a_peer_that_is_not_installed_says_so(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert peers.unavailable_reason("jax", "cpu") == "jax is not installed"

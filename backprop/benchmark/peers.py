@@ -136,8 +136,14 @@ class TorchGraphStep(TorchStep):
         return self.loss
 
 
+JAX_PRECISIONS = {"highest": "highest", "high": "high"}
+"""JAX's matmul precision for each of ours: by default JAX computes float32 matmuls on a GPU
+with TF32, which PyTorch and we do only at "high"."""
+
+
 class JaxStep:
-    """Our MLP step as one `jax.jit`-compiled function (loss, gradients and the update)."""
+    """Our MLP step as one `jax.jit`-compiled function (loss, gradients and the update), its
+    matmuls at our float32 matmul precision."""
 
     def __init__(
         self, config: MLPConfig, device_type: str, dtype: str, optimizer: str, seed: int = 0
@@ -157,7 +163,8 @@ class JaxStep:
             [np.zeros_like(p) for p in params] * 2 if optimizer == "adam" else [], device
         )
         self.count = 0
-        self._step = jax.jit(_jax_step_function(optimizer))
+        precision = JAX_PRECISIONS[get_float32_matmul_precision()]
+        self._step = jax.jit(_jax_step_function(optimizer, precision))
 
     def __call__(self) -> Any:
         self.count += 1
@@ -170,7 +177,7 @@ class JaxStep:
         self.jax.block_until_ready(self.params)
 
 
-def _jax_step_function(optimizer: str) -> Callable:
+def _jax_step_function(optimizer: str, precision: str) -> Callable:
     import jax
     import jax.numpy as jnp
 
@@ -181,7 +188,7 @@ def _jax_step_function(optimizer: str) -> Callable:
         hidden = inputs
         last = len(params) - 2
         for i in range(0, len(params), 2):
-            hidden = hidden @ params[i].T + params[i + 1]
+            hidden = jnp.matmul(hidden, params[i].T, precision=precision) + params[i + 1]
             if i != last:
                 hidden = jax.nn.relu(hidden)
         log_probs = jax.nn.log_softmax(hidden, axis=1)
