@@ -405,8 +405,9 @@ FLAGS_SHOWN = 5
 
 def run_train(args: argparse.Namespace) -> int:
     """Trains the MLP or CNN on digits, printing loss and test accuracy after every epoch."""
-    if args.plot_grads and importlib.util.find_spec("matplotlib") is None:
-        raise UsageError("--plot-grads needs matplotlib, which is not installed")
+    for option, wanted in (("--plot", args.plot), ("--plot-grads", args.plot_grads)):
+        if wanted and importlib.util.find_spec("matplotlib") is None:
+            raise UsageError(f"{option} needs matplotlib, which is not installed")
     if args.data is not None and not Path(args.data).is_dir():
         raise UsageError(f"--data {args.data}: no such directory")
     if args.distributed:
@@ -450,12 +451,17 @@ def run_train(args: argparse.Namespace) -> int:
             step=(lambda: recorder.step(optimizer)) if recorder else None,
             on_batch=progress.update,
         )
+        history = []
         for result in epochs:
+            history.append(result)
             if lead:
                 progress.write(
                     f"epoch {result.epoch}/{args.epochs}  loss {result.loss:.4f}  "
                     f"test accuracy {result.test_accuracy:.2%}  ({result.seconds:.1f} s)"
                 )
+    if args.plot and lead:
+        training.plot_history(history, args.plot)
+        print(f"learning curves plotted to {args.plot}")
     if recorder is not None and lead:
         recorder.plot(args.plot_grads)
         print(f"gradient norms plotted to {args.plot_grads}; {len(recorder.flags)} flags raised")
@@ -617,6 +623,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--optimizer", choices=tuple(training.LEARNING_RATES), default="adam")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="plot the training loss and test accuracy per epoch here (needs matplotlib)",
+    )
     train.add_argument(
         "--plot-grads",
         metavar="FILE",

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -156,3 +157,30 @@ def fit(
                 on_batch()
         seconds = time.perf_counter() - start
         yield EpochResult(epoch, total.item() / len(loader), accuracy(model, test_set), seconds)
+
+
+def plot_history(history: list[EpochResult], path: str | Path | None = None) -> Any:
+    """A matplotlib Figure of the learning curves (mean training loss and test accuracy against
+    the epoch), saved to `path` when given. Needs matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise ImportError(
+            "plot_history: needs matplotlib, which is not installed; install it with "
+            "`pip install matplotlib`"
+        ) from None
+    figure = Figure(figsize=(8, 3.5), layout="constrained")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    epochs = [result.epoch for result in history]
+    loss_axes.plot(epochs, [result.loss for result in history], marker="o")
+    loss_axes.set_title("training loss (epoch mean)")
+    accuracy_axes.plot(epochs, [100 * result.test_accuracy for result in history], marker="o")
+    accuracy_axes.set_title("test accuracy (%)")
+    for axes in (loss_axes, accuracy_axes):
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+    if path is not None:
+        figure.savefig(path)
+    return figure

@@ -3,6 +3,7 @@ print and save, and exit status 2 with a one-line error for requests that cannot
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -255,13 +256,16 @@ MNIST_DIR = Path(
 
 def test_train_fits_the_digits_and_reports_every_epoch(capsys, tmp_path):
     pytest.importorskip("sklearn", reason="the digits come with scikit-learn")
-    checkpoint = tmp_path / "mlp.npz"
+    pytest.importorskip("matplotlib")
+    checkpoint, curves = tmp_path / "mlp.npz", tmp_path / "curves.png"
     args = ["train", "--epochs", "2", "--hidden", "32", "--quiet", "--save", str(checkpoint)]
-    assert main(args) == 0
+    assert main([*args, "--plot", str(curves)]) == 0
     out = capsys.readouterr().out
     assert "scikit-learn digits: 1438 train, 359 test; mlp on cpu" in out
     losses = [float(line.split()[3]) for line in out.splitlines() if line.startswith("epoch")]
     assert len(losses) == 2 and losses[1] < losses[0]
+    assert f"learning curves plotted to {curves}" in out
+    assert curves.read_bytes()[:4] == b"\x89PNG"
     state = load(str(checkpoint))
     assert set(state) == {"model", "optimizer"}
     assert state["model"]["1.weight"].shape == (32, 64)
@@ -309,3 +313,17 @@ def test_a_data_directory_without_mnist_files_is_a_usage_error(capsys, tmp_path)
 def test_training_on_a_gpu_without_one_is_a_usage_error(capsys, fake_gpu):
     status = main(["train", "--device", "cuda"])
     assert_usage_error(capsys, status, "no GPU is usable (fakegpu: no CUDA driver)", "train")
+
+
+@pytest.mark.parametrize("option", ["--plot", "--plot-grads"])
+def test_plotting_without_matplotlib_is_a_usage_error(capsys, monkeypatch, tmp_path, option):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "matplotlib" else real_find_spec(name, *args),
+    )
+    status = main(["train", option, str(tmp_path / "plot.png")])
+    assert_usage_error(
+        capsys, status, f"{option} needs matplotlib, which is not installed", "train"
+    )
