@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from backprop import ops
 from backprop.autograd import no_grad
 from backprop.creation import full, ones
@@ -31,7 +33,7 @@ from backprop.functional import (
     tanh,
 )
 from backprop.ops.common import require_float
-from backprop.ops.conv import col2im, grid_size, im2col, pair
+from backprop.ops.conv import col2im, conv_padding, grid_size, im2col, pair
 from backprop.tensor import Tensor
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "max_pool2d",
     "mse_loss",
     "nll_loss",
+    "pad",
     "relu",
     "sigmoid",
     "silu",
@@ -64,6 +67,7 @@ __all__ = [
 ]
 
 IntPair = int | Sequence[int]
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 unfold = im2col
 fold = col2im
@@ -81,33 +85,55 @@ def conv2d(
     weight: Tensor,
     bias: Tensor | None = None,
     stride: IntPair = 1,
-    padding: IntPair = 0,
+    padding: IntPair | str = 0,
     dilation: IntPair = 1,
+    groups: int = 1,
 ) -> Tensor:
-    """2-D cross-correlation of (N, C, H, W) with weight (O, C, kh, kw): im2col, then one
-    matrix product with the weight as an (O, C * kh * kw) matrix."""
+    """2-D cross-correlation of (N, C, H, W) with weight (O, C / groups, kh, kw): im2col, then
+    one matrix product per group of channels. `padding` is zeros on both sides (an int or a
+    pair), 'valid' (none) or 'same' (the output keeps the input's size; stride 1 only)."""
     _image("conv2d", input)
-    if not isinstance(weight, Tensor) or weight.ndim != 4 or weight.shape[1] != input.shape[1]:
-        got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+    n, channels = input.shape[:2]
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    if channels % groups:
         raise ValueError(
-            f"conv2d: weight must be (out_channels, {input.shape[1]}, kh, kw) for an input with "
-            f"{input.shape[1]} channels, got {got}"
+            f"conv2d: the input's {channels} channels must be divisible by groups ({groups})"
         )
+    _check_conv_weight(input, weight, groups)
     out_channels, _, kh, kw = weight.shape
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"conv2d: bias must have shape ({out_channels},), got {bias.shape}")
-    geometry = (
-        (kh, kw),
-        pair("conv2d", "stride", stride, 1),
-        pair("conv2d", "padding", padding, 0),
-        pair("conv2d", "dilation", dilation, 1),
-    )
+    stride = pair("conv2d", "stride", stride, 1)
+    dilation = pair("conv2d", "dilation", dilation, 1)
+    left, right, top, bottom = conv_padding("conv2d", padding, (kh, kw), stride, dilation)
+    if (right, bottom) != (left, top):
+        input = pad(input, (0, right - left, 0, bottom - top))
+    geometry = ((kh, kw), stride, (top, left), dilation)
     height, width = grid_size("conv2d", input.shape[2:], *geometry)
-    cols = im2col(input, *geometry)
-    out = ops.matmul(weight.reshape(out_channels, -1), cols)
+    cols = im2col(input, *geometry).reshape(n, groups, -1, height * width)
+    out = ops.matmul(weight.reshape(groups, out_channels // groups, -1), cols)
+    out = out.reshape(n, out_channels, height * width)
     if bias is not None:
         out = out + bias.reshape(out_channels, 1)
-    return out.reshape(input.shape[0], out_channels, height, width)
+    return out.reshape(n, out_channels, height, width)
+
+
+def _check_conv_weight(input: Tensor, weight: Tensor, groups: int) -> None:
+    """The weight must be (O, C / groups, kh, kw) with O divisible by groups, as in PyTorch."""
+    per_group = input.shape[1] // groups
+    if (
+        not isinstance(weight, Tensor)
+        or weight.ndim != 4
+        or weight.shape[1] != per_group
+        or weight.shape[0] % groups
+    ):
+        got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(
+            f"conv2d: weight must be (out_channels, {per_group}, kh, kw) with out_channels "
+            f"divisible by groups ({groups}) for an input with {input.shape[1]} channels, "
+            f"got {got}"
+        )
 
 
 def _pool_geometry(op: str, kernel_size, stride, padding, dilation) -> tuple:
@@ -124,6 +150,24 @@ def _pool_geometry(op: str, kernel_size, stride, padding, dilation) -> tuple:
     return geometry
 
 
+def _pool_grid(op: str, size, kernel, stride, padding, dilation, ceil_mode: bool) -> tuple:
+    """The (height, width) of a pool's output, and the cells to add past the bottom and right
+    padding for it. With `ceil_mode` a partial last window counts as long as it starts inside
+    the input or the left padding (PyTorch's rule)."""
+    floor = grid_size(op, size, kernel, stride, padding, dilation)
+    if not ceil_mode:
+        return floor, (0, 0)
+    grid, extra = [], []
+    for s, k, st, p, d in zip(size, kernel, stride, padding, dilation):
+        span = d * (k - 1) + 1
+        count = -(-(s + 2 * p - span) // st) + 1
+        if (count - 1) * st >= s + p:  # the last window would start in the right padding
+            count -= 1
+        grid.append(count)
+        extra.append(max(0, (count - 1) * st + span - (s + 2 * p)))
+    return tuple(grid), tuple(extra)
+
+
 def _windows(x: Tensor, kernel, stride, padding, dilation) -> Tensor:
     """Every window of every channel of (N, C, H, W) as a column: (N * C, kh * kw, OH * OW)."""
     n, c, h, w = x.shape
@@ -136,15 +180,21 @@ def max_pool2d(
     stride: IntPair | None = None,
     padding: IntPair = 0,
     dilation: IntPair = 1,
+    ceil_mode: bool = False,
 ) -> Tensor:
-    """The largest value of each window; padding never wins (it is -inf, as in PyTorch)."""
+    """The largest value of each window; padding never wins (it is -inf, as in PyTorch).
+    `ceil_mode` rounds the output size up, keeping partial windows at the bottom and right."""
     _image("max_pool2d", input)
     kernel, stride, padding, dilation = _pool_geometry(
         "max_pool2d", kernel_size, stride, padding, dilation
     )
     n, c, h, w = input.shape
-    height, width = grid_size("max_pool2d", (h, w), kernel, stride, padding, dilation)
-    cols = _windows(_pad(input, padding, float("-inf")), kernel, stride, 0, dilation)
+    (height, width), (eh, ew) = _pool_grid(
+        "max_pool2d", (h, w), kernel, stride, padding, dilation, ceil_mode
+    )
+    ph, pw = padding
+    padded = pad(input, (pw, pw + ew, ph, ph + eh), value=float("-inf"))
+    cols = _windows(padded, kernel, stride, 0, dilation)
     return cols.max(axis=1).reshape(n, c, height, width)
 
 
@@ -153,34 +203,149 @@ def avg_pool2d(
     kernel_size: IntPair,
     stride: IntPair | None = None,
     padding: IntPair = 0,
+    ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
     """The mean of each window; zero padding counts towards it unless `count_include_pad`
-    is False."""
+    is False. `ceil_mode` rounds the output size up; the cells a partial window reaches past
+    the padding never count, as in PyTorch."""
     _image("avg_pool2d", input)
-    geometry = _pool_geometry("avg_pool2d", kernel_size, stride, padding, 1)
+    kernel, stride, padding, dilation = _pool_geometry(
+        "avg_pool2d", kernel_size, stride, padding, 1
+    )
     n, c, h, w = input.shape
-    height, width = grid_size("avg_pool2d", (h, w), *geometry)
-    cols = _windows(input, *geometry)
-    if count_include_pad:
+    (height, width), extra = _pool_grid(
+        "avg_pool2d", (h, w), kernel, stride, padding, dilation, ceil_mode
+    )
+    cols = _windows(_pad_end(input, extra), kernel, stride, padding, dilation)
+    if count_include_pad and extra == (0, 0):
         pooled = cols.mean(axis=1)
     else:
-        inside = ones(1, 1, h, w, dtype=input.dtype, device=input.device)
-        pooled = cols.sum(axis=1) / _windows(inside, *geometry).sum(axis=1)
+        counted = _cells_counted(input, kernel, stride, padding, extra, count_include_pad)
+        pooled = cols.sum(axis=1) / counted
     return pooled.reshape(n, c, height, width)
 
 
-def _pad(x: Tensor, padding: tuple[int, int], value: float) -> Tensor:
-    """`x` with `padding` rows and columns of `value` on each side of its last two axes."""
-    ph, pw = padding
-    n, c, h, w = x.shape
-    if ph:
-        band = full((n, c, ph, w), value, dtype=x.dtype, device=x.device)
-        x = ops.concatenate([band, x, band], axis=2)
-    if pw:
-        band = full((n, c, h + 2 * ph, pw), value, dtype=x.dtype, device=x.device)
-        x = ops.concatenate([band, x, band], axis=3)
-    return x
+def _cells_counted(
+    input: Tensor, kernel, stride, padding, extra, count_include_pad: bool
+) -> Tensor:
+    """How many cells each avg_pool2d window divides by: the input's it covers, and the
+    padding's when `count_include_pad`; never the cells ceil_mode adds past the padding."""
+    h, w = input.shape[2:]
+    border = padding if count_include_pad else (0, 0)
+    inside = ones(
+        1, 1, h + 2 * border[0], w + 2 * border[1], dtype=input.dtype, device=input.device
+    )
+    margin = (0, 0) if count_include_pad else padding
+    return _windows(_pad_end(inside, extra), kernel, stride, margin, 1).sum(axis=1)
+
+
+def _pad_end(x: Tensor, extra: tuple[int, int]) -> Tensor:
+    """`x` with `extra` (rows, columns) of zeros after the bottom and the right edge."""
+    return pad(x, (0, extra[1], 0, extra[0])) if extra != (0, 0) else x
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """`torch.nn.functional.pad`: `pad` = (left, right, top, bottom, ...) widens the last axis by
+    its first pair, the axis before by the next pair, and so on; negative widths crop.
+    'constant' fills with `value`, 'reflect' mirrors about the edge without repeating it,
+    'replicate' repeats the edge, 'circular' wraps around. Built from concatenation and
+    indexing, so it is differentiable to any order."""
+    for axis, before, after in _pad_widths(input, pad, mode, value):
+        if mode == "constant":
+            input = _pad_constant(input, axis, before, after, value)
+        else:
+            index = _source_index(mode, input.shape[axis], before, after)
+            input = input[(slice(None),) * axis + (index,)]
+    return input
+
+
+def _pad_widths(
+    input: Tensor, pad: Sequence[int], mode: str, value: float
+) -> list[tuple[int, int, int]]:
+    """(axis, before, after) for every axis that `pad` changes, after checking the arguments."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: expected a Tensor, got {type(input).__name__}")
+    widths = tuple(pad) if isinstance(pad, Sequence) else None
+    if widths is None or not all(isinstance(p, int) and not isinstance(p, bool) for p in widths):
+        raise TypeError(f"pad: pad must be a sequence of ints (left, right, top, ...), got {pad!r}")
+    if len(widths) % 2:
+        raise ValueError(
+            f"pad: pad must hold (before, after) pairs, so an even number of ints, got "
+            f"{len(widths)}: {widths}"
+        )
+    if len(widths) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: pad {widths} widens {len(widths) // 2} axes but the input {input.shape} "
+            f"has {input.ndim}"
+        )
+    if mode not in PAD_MODES:
+        raise ValueError(
+            f"pad: mode must be one of {', '.join(map(repr, PAD_MODES))}, got {mode!r}"
+        )
+    if mode != "constant" and value != 0:
+        raise ValueError(
+            f"pad: value is used by mode='constant' only, got value={value} with {mode=}"
+        )
+    result = []
+    for i in range(len(widths) // 2):
+        axis, before, after = input.ndim - 1 - i, widths[2 * i], widths[2 * i + 1]
+        _check_pad_axis(input.shape, axis, before, after, mode)
+        if (before, after) != (0, 0):
+            result.append((axis, before, after))
+    return result
+
+
+def _check_pad_axis(shape: tuple, axis: int, before: int, after: int, mode: str) -> None:
+    """Raises a ValueError where `mode` cannot pad axis `axis` of `shape` by (before, after)."""
+    size = shape[axis]
+    where = f"axis {axis} of size {size} (input {shape})"
+    kept = size - max(0, -before) - max(0, -after)
+    least = 0 if mode == "constant" else 1
+    if kept < least:
+        raise ValueError(
+            f"pad: padding ({before}, {after}) crops {size - kept} cells of {where}; "
+            f"mode={mode!r} needs at least {least} left"
+        )
+    if mode == "reflect" and max(before, after) >= size:
+        raise ValueError(
+            f"pad: reflect padding must be smaller than the axis it pads, got ({before}, {after}) "
+            f"for {where}"
+        )
+    if mode == "circular" and max(before, after) > kept:
+        raise ValueError(
+            f"pad: circular padding can wrap around at most once, so at most {kept} cells, got "
+            f"({before}, {after}) for {where}"
+        )
+
+
+def _pad_constant(x: Tensor, axis: int, before: int, after: int, value: float) -> Tensor:
+    """`x` cropped by negative widths along `axis`, then widened by bands of `value`."""
+    if before < 0 or after < 0:
+        x = x[(slice(None),) * axis + (slice(max(0, -before), x.shape[axis] - max(0, -after)),)]
+    parts = [x]
+    if before > 0:
+        parts.insert(0, _band(x, axis, before, value))
+    if after > 0:
+        parts.append(_band(x, axis, after, value))
+    return ops.concatenate(parts, axis) if len(parts) > 1 else x
+
+
+def _band(x: Tensor, axis: int, width: int, value: float) -> Tensor:
+    """A tensor of `value` shaped like `x` but `width` cells long along `axis`."""
+    shape = x.shape[:axis] + (width,) + x.shape[axis + 1 :]
+    return full(shape, value, dtype=x.dtype, device=x.device)
+
+
+def _source_index(mode: str, size: int, before: int, after: int) -> np.ndarray:
+    """For each cell of the padded axis, the input cell it copies (non-constant modes)."""
+    cells = np.arange(-before, size + after)
+    if mode == "replicate":
+        return np.clip(cells, 0, size - 1)
+    if mode == "reflect":
+        return (size - 1) - np.abs((size - 1) - np.abs(cells))
+    start, stop = max(0, -before), size - max(0, -after)
+    return start + (cells - start) % (stop - start)
 
 
 def layer_norm(

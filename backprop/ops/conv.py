@@ -46,6 +46,27 @@ def pair(op: str, name: str, value: int | Sequence[int], minimum: int) -> Pair:
     return values
 
 
+def conv_padding(
+    op: str, padding: int | Sequence[int] | str, kernel: Pair, stride: Pair, dilation: Pair
+) -> tuple[int, int, int, int]:
+    """A convolution's padding as `pad` widths (left, right, top, bottom): an int or a pair pads
+    both sides alike; 'valid' is none; 'same' keeps the input's size (stride 1 only) and, as
+    PyTorch does, puts the odd cell of an odd total on the right and at the bottom."""
+    if not isinstance(padding, str):
+        ph, pw = pair(op, "padding", padding, 0)
+        return pw, pw, ph, ph
+    if padding == "valid":
+        return 0, 0, 0, 0
+    if padding != "same":
+        raise ValueError(
+            f"{op}: padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}"
+        )
+    if stride != (1, 1):
+        raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+    th, tw = (d * (k - 1) for k, d in zip(kernel, dilation))
+    return tw // 2, tw - tw // 2, th // 2, th - th // 2
+
+
 def grid_size(
     op: str, size: Pair, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
 ) -> Pair:
