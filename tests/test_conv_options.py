@@ -463,6 +463,47 @@ def test_pool_reprs_show_ceil_mode():
     )
 
 
+# -- adaptive average pooling ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "output_size"),
+    [
+        ((2, 3, 8, 6), (4, 3)),  # windows tile the image exactly
+        ((2, 3, 7, 5), (3, 2)),  # windows overlap, as in PyTorch
+        ((1, 2, 5, 7), 1),  # global average pooling
+        ((1, 2, 3, 4), (5, 6)),  # larger than the input: cells repeat
+        ((1, 2, 6, 5), (None, 2)),  # None keeps the height
+        ((1, 1, 1, 1), (2, 3)),
+    ],
+    ids=str,
+)
+def test_adaptive_avg_pool2d_matches_torch(shape, output_size, dtype):
+    compare(lambda f, x: f.adaptive_avg_pool2d(x, output_size), [shape], dtype)
+
+
+def test_adaptive_avg_pool2d_layer_reads_a_non_contiguous_view():
+    compare_layer(nn.AdaptiveAvgPool2d((2, 3)), torch.nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 7, 8))
+    compare(lambda f, x: f.adaptive_avg_pool2d(x.permute(0, 3, 1, 2), 3), [(2, 5, 7, 3)])
+
+
+def test_adaptive_avg_pool2d_matches_finite_differences():
+    x = leaf((1, 2, 5, 4))
+    assert bp.gradcheck(lambda x: F.adaptive_avg_pool2d(x, (3, 3)), x)
+    assert bp.gradgradcheck(lambda x: F.adaptive_avg_pool2d(x, (2, 3)).tanh(), x)
+
+
+@pytest.mark.parametrize("output_size", [0, (2, 0), (1, 2, 3), "2", (1.5, 2), True])
+def test_adaptive_avg_pool2d_output_size_must_be_positive_ints(output_size):
+    with pytest.raises(ValueError, match="adaptive_avg_pool2d: output_size must be a positive"):
+        F.adaptive_avg_pool2d(bp.randn(1, 1, 4, 4), output_size)
+
+
+def test_adaptive_avg_pool2d_wants_an_image_batch():
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: expected an \(N, C, H, W\)"):
+        nn.AdaptiveAvgPool2d(1)(bp.randn(3, 4, 4))
+
+
 # -- every device ----------------------------------------------------------------------------
 
 
@@ -475,6 +516,7 @@ def test_conv_and_pool_options_run_unchanged_on_every_device(device):
             nn.Conv2d(2, 2, 2, padding="same", groups=2, padding_mode="reflect"),
             nn.MaxPool2d(2, ceil_mode=True),
             nn.AvgPool2d(2, 1, 1, True, False),
+            nn.AdaptiveAvgPool2d((2, 1)),
         ).double()
 
     x = randn((1, 2, 3, 3))

@@ -31,9 +31,10 @@ from backprop.nn.loss import (
 from backprop.nn.module import Module
 from backprop.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from backprop.nn.parameter import Parameter
-from backprop.nn.pooling import AvgPool2d, MaxPool2d
+from backprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",

@@ -37,6 +37,7 @@ from backprop.ops.conv import col2im, conv_padding, grid_size, im2col, pair
 from backprop.tensor import Tensor
 
 __all__ = [
+    "adaptive_avg_pool2d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
@@ -224,6 +225,43 @@ def avg_pool2d(
         counted = _cells_counted(input, kernel, stride, padding, extra, count_include_pad)
         pooled = cols.sum(axis=1) / counted
     return pooled.reshape(n, c, height, width)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) -> Tensor:
+    """The mean of each of `output_size` (oh, ow) windows that tile the image as PyTorch's do:
+    window i along an axis of n cells spans [floor(i * n / o), ceil((i + 1) * n / o)), so they
+    overlap where o does not divide n. None keeps that axis's size; (1, 1) is global average
+    pooling."""
+    _image("adaptive_avg_pool2d", input)
+    sizes = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    if len(sizes) != 2 or not all(
+        size is None or (isinstance(size, int) and not isinstance(size, bool) and size >= 1)
+        for size in sizes
+    ):
+        raise ValueError(
+            "adaptive_avg_pool2d: output_size must be a positive int or a pair of positive ints "
+            f"or None, got {output_size!r}"
+        )
+    for axis, size in zip((2, 3), sizes):
+        input = _adaptive_mean(input, axis, input.shape[axis] if size is None else size)
+    return input
+
+
+def _adaptive_mean(x: Tensor, axis: int, size: int) -> Tensor:
+    """`x` with axis `axis` reduced to `size` window means (rectangular windows are separable,
+    so pooling rows and then columns gives each 2-D window's mean)."""
+    length = x.shape[axis]
+    if length % size == 0:
+        split = x.shape[:axis] + (size, length // size) + x.shape[axis + 1 :]
+        return x.reshape(split).mean(axis=axis + 1)
+    before = (slice(None),) * axis
+    windows = [
+        x[before + (slice(i * length // size, -(-(i + 1) * length // size)),)].mean(
+            axis=axis, keepdims=True
+        )
+        for i in range(size)
+    ]
+    return ops.concatenate(windows, axis)
 
 
 def _cells_counted(

@@ -1,4 +1,5 @@
-"""Pooling layers over the last two axes of (N, C, H, W): `MaxPool2d` and `AvgPool2d`."""
+"""Pooling layers over the last two axes of (N, C, H, W): `MaxPool2d`, `AvgPool2d` and
+`AdaptiveAvgPool2d`."""
 
 from __future__ import annotations
 
@@ -71,3 +72,18 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Averages each image down to `output_size` (oh, ow) whatever its size, with PyTorch's
+    windows; `AdaptiveAvgPool2d(1)` is global average pooling."""
+
+    def __init__(self, output_size: int | Sequence[int | None]):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
