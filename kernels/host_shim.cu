@@ -76,6 +76,24 @@ void adam_update_host(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max
     }
 }
 
+template <typename T>
+void rmsprop_update_host(T* param, const T* grad, T* square_avg, T* grad_avg, T* momentum_buffer,
+                         long long n, T lr, T alpha, T eps, T weight_decay, T momentum,
+                         bool centered) {
+    for (long long i = 0; i < n; ++i) {
+        rmsprop_step(param[i], grad[i], square_avg[i], grad_avg[i], momentum_buffer[i], lr, alpha,
+                     eps, weight_decay, momentum, centered);
+    }
+}
+
+template <typename T>
+void adagrad_update_host(T* param, const T* grad, T* state_sum, long long n, T clr,
+                         T weight_decay, T eps) {
+    for (long long i = 0; i < n; ++i) {
+        adagrad_step(param[i], grad[i], state_sum[i], clr, weight_decay, eps);
+    }
+}
+
 // One exported symbol per function and dtype, named like the kernels.
 #define BP_EXPORT_ALL(SUFFIX, T)                                                              \
     extern "C" void act_forward_##SUFFIX(const T* x, T* y, long long n, int kind, T alpha) {  \
@@ -115,6 +133,17 @@ void adam_update_host(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max
         adam_update_host(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1,      \
                          beta2, eps, weight_decay, decoupled, amsgrad, bias_correction1,      \
                          bias_correction2_sqrt);                                              \
+    }                                                                                         \
+    extern "C" void rmsprop_update_##SUFFIX(T* param, const T* grad, T* square_avg,           \
+                                            T* grad_avg, T* momentum_buffer, long long n,     \
+                                            T lr, T alpha, T eps, T weight_decay, T momentum, \
+                                            bool centered) {                                  \
+        rmsprop_update_host(param, grad, square_avg, grad_avg, momentum_buffer, n, lr, alpha, \
+                            eps, weight_decay, momentum, centered);                           \
+    }                                                                                         \
+    extern "C" void adagrad_update_##SUFFIX(T* param, const T* grad, T* state_sum,            \
+                                            long long n, T clr, T weight_decay, T eps) {      \
+        adagrad_update_host(param, grad, state_sum, n, clr, weight_decay, eps);               \
     }
 
 BP_EXPORT_ALL(f32, float)

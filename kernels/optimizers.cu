@@ -1,11 +1,12 @@
 // Fused optimizer updates: one grid-stride kernel per step of one parameter, updating the
 // parameter and its state in place, for float32 (_f32) and float64 (_f64). A state array the
 // rule does not use (SGD's momentum buffer without momentum, Adam's max_exp_avg_sq without
-// amsgrad) may be null.
+// amsgrad, RMSprop's grad_avg when not centered and its momentum buffer without momentum) may be
+// null.
 //
-// The `_device_scalars` variants read the learning rate (and Adam's step count) from 0-d device
-// arrays, as a capturable optimizer keeps them: a kernel captured into a CUDA graph then uses
-// their values at each replay instead of the values at capture time.
+// The `_device_scalars` variants read the learning rate (and the step count of Adam and Adagrad)
+// from 0-d device arrays, as a capturable optimizer keeps them: a kernel captured into a CUDA
+// graph then uses their values at each replay instead of the values at capture time.
 #include "optimizers.cuh"
 
 template <typename T>
@@ -37,6 +38,36 @@ __device__ void adam_update_loop(T* param, const T* grad, T* exp_avg, T* exp_avg
         exp_avg[i] = m;
         exp_avg_sq[i] = v;
         if (amsgrad) max_exp_avg_sq[i] = v_max;
+    }
+}
+
+template <typename T>
+__device__ void rmsprop_update_loop(T* param, const T* grad, T* square_avg, T* grad_avg,
+                                    T* momentum_buffer, long long n, T lr, T alpha, T eps,
+                                    T weight_decay, T momentum, bool centered) {
+    long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        T p = param[i], v = square_avg[i];
+        T mean = centered ? grad_avg[i] : T(0);
+        T buffer = momentum != T(0) ? momentum_buffer[i] : T(0);
+        rmsprop_step(p, grad[i], v, mean, buffer, lr, alpha, eps, weight_decay, momentum,
+                     centered);
+        param[i] = p;
+        square_avg[i] = v;
+        if (centered) grad_avg[i] = mean;
+        if (momentum != T(0)) momentum_buffer[i] = buffer;
+    }
+}
+
+template <typename T>
+__device__ void adagrad_update_loop(T* param, const T* grad, T* state_sum, long long n, T clr,
+                                    T weight_decay, T eps) {
+    long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        T p = param[i], total = state_sum[i];
+        adagrad_step(p, grad[i], total, clr, weight_decay, eps);
+        param[i] = p;
+        state_sum[i] = total;
     }
 }
 
@@ -74,6 +105,36 @@ extern "C" __global__ void adam_update_f64(double* param, const double* grad, do
                                            double bias_correction2_sqrt) {
     adam_update_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1, beta2, eps,
                      weight_decay, decoupled, amsgrad, bias_correction1, bias_correction2_sqrt);
+}
+
+extern "C" __global__ void rmsprop_update_f32(float* param, const float* grad,
+                                              float* square_avg, float* grad_avg,
+                                              float* momentum_buffer, long long n, float lr,
+                                              float alpha, float eps, float weight_decay,
+                                              float momentum, bool centered) {
+    rmsprop_update_loop(param, grad, square_avg, grad_avg, momentum_buffer, n, lr, alpha, eps,
+                        weight_decay, momentum, centered);
+}
+
+extern "C" __global__ void rmsprop_update_f64(double* param, const double* grad,
+                                              double* square_avg, double* grad_avg,
+                                              double* momentum_buffer, long long n, double lr,
+                                              double alpha, double eps, double weight_decay,
+                                              double momentum, bool centered) {
+    rmsprop_update_loop(param, grad, square_avg, grad_avg, momentum_buffer, n, lr, alpha, eps,
+                        weight_decay, momentum, centered);
+}
+
+extern "C" __global__ void adagrad_update_f32(float* param, const float* grad, float* state_sum,
+                                              long long n, float clr, float weight_decay,
+                                              float eps) {
+    adagrad_update_loop(param, grad, state_sum, n, clr, weight_decay, eps);
+}
+
+extern "C" __global__ void adagrad_update_f64(double* param, const double* grad,
+                                              double* state_sum, long long n, double clr,
+                                              double weight_decay, double eps) {
+    adagrad_update_loop(param, grad, state_sum, n, clr, weight_decay, eps);
 }
 
 // Adam's bias corrections from the step count read on the device, in double as the host does.
@@ -122,4 +183,48 @@ extern "C" __global__ void adam_update_device_scalars_f64(
     double beta2, double eps, double weight_decay, bool decoupled, bool amsgrad) {
     adam_update_device_scalars(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, step,
                                beta1, beta2, eps, weight_decay, decoupled, amsgrad);
+}
+
+// Adagrad's decayed learning rate from the learning rate and step count read on the device, in
+// double as the host does.
+template <typename T>
+__device__ void adagrad_update_device_scalars(T* param, const T* grad, T* state_sum, long long n,
+                                              const T* lr, const T* step, double lr_decay,
+                                              T weight_decay, T eps) {
+    T clr = T((double)*lr / (1.0 + ((double)*step - 1.0) * lr_decay));
+    adagrad_update_loop(param, grad, state_sum, n, clr, weight_decay, eps);
+}
+
+extern "C" __global__ void rmsprop_update_device_scalars_f32(
+    float* param, const float* grad, float* square_avg, float* grad_avg, float* momentum_buffer,
+    long long n, const float* lr, float alpha, float eps, float weight_decay, float momentum,
+    bool centered) {
+    rmsprop_update_loop(param, grad, square_avg, grad_avg, momentum_buffer, n, *lr, alpha, eps,
+                        weight_decay, momentum, centered);
+}
+
+extern "C" __global__ void rmsprop_update_device_scalars_f64(
+    double* param, const double* grad, double* square_avg, double* grad_avg,
+    double* momentum_buffer, long long n, const double* lr, double alpha, double eps,
+    double weight_decay, double momentum, bool centered) {
+    rmsprop_update_loop(param, grad, square_avg, grad_avg, momentum_buffer, n, *lr, alpha, eps,
+                        weight_decay, momentum, centered);
+}
+
+extern "C" __global__ void adagrad_update_device_scalars_f32(float* param, const float* grad,
+                                                             float* state_sum, long long n,
+                                                             const float* lr, const float* step,
+                                                             double lr_decay, float weight_decay,
+                                                             float eps) {
+    adagrad_update_device_scalars(param, grad, state_sum, n, lr, step, lr_decay, weight_decay,
+                                  eps);
+}
+
+extern "C" __global__ void adagrad_update_device_scalars_f64(double* param, const double* grad,
+                                                             double* state_sum, long long n,
+                                                             const double* lr,
+                                                             const double* step, double lr_decay,
+                                                             double weight_decay, double eps) {
+    adagrad_update_device_scalars(param, grad, state_sum, n, lr, step, lr_decay, weight_decay,
+                                  eps);
 }

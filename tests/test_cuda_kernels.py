@@ -2,9 +2,10 @@
 
 Every `.cu` file compiles with nvcc for sm_80 and sm_90, NVRTC compiles the sources as the CuPy
 backend hands them over, and the kernels' math (the `__host__ __device__` functions of the
-headers, built for the CPU through kernels/host_shim.cu) matches the NumPy backend. What this
-cannot check is the launch itself: indexing, grid-stride loops, warp shuffles. Those are
-checked by tests/test_cupy_backend.py on a GPU.
+headers, built for the CPU through kernels/host_shim.cu) matches the NumPy backend; RMSprop's
+and Adagrad's also follow torch.optim's float64 trajectories. What this cannot check is the
+launch itself: indexing, grid-stride loops, warp shuffles. Those are checked by
+tests/test_cupy_backend.py on a GPU.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ KERNELS = {
     "optimizers.cu": (
         "sgd_update",
         "adam_update",
+        "rmsprop_update",
+        "adagrad_update",
         "sgd_update_device_scalars",
         "adam_update_device_scalars",
+        "rmsprop_update_device_scalars",
+        "adagrad_update_device_scalars",
     ),
     "softmax_cross_entropy.cu": ("softmax_cross_entropy_forward", "softmax_cross_entropy_backward"),
 }
@@ -109,6 +114,8 @@ SIGNATURES = {
     "softmax_cross_entropy_backward": "ALAAqiS",
     "sgd_update": "AAAqSSSbSb",
     "adam_update": "AAAAAqSSSSSbbSS",
+    "rmsprop_update": "AAAAAqSSSSSb",
+    "adagrad_update": "AAAqSSS",
 }
 """Argument types of the host shim's functions: A array of the dtype, L int64 array,
 q long long, i int, S scalar of the dtype, b bool."""
@@ -363,3 +370,151 @@ def test_adam_update_matches_the_numpy_backend(shim, rng, settings, step, dtype)
     )
     for got, want in zip((param, exp_avg, exp_avg_sq, max_exp_avg_sq), expected):
         np.testing.assert_allclose(got, want, **TOLERANCES[dtype])
+
+
+RMSPROP_SETTINGS = [
+    {key: value for key, value in zip(("centered", "momentum", "weight_decay"), values) if value}
+    for values in itertools.product([False, True], [0.0, 0.9], [0.0, 0.1])
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("alpha", [0.9, 0.3])  # torch's lerp of grad_avg takes either branch
+@pytest.mark.parametrize("settings", RMSPROP_SETTINGS, ids=lambda s: ",".join(s) or "plain")
+def test_rmsprop_update_matches_the_numpy_backend(shim, rng, settings, alpha, dtype):
+    param, grad, buffer = (rng.normal(size=40).astype(dtype) for _ in range(3))
+    square_avg = rng.uniform(0.5, 2.0, size=40).astype(dtype)
+    grad_avg = (0.1 * rng.normal(size=40)).astype(dtype)
+    arrays = [param, grad, square_avg, grad_avg, buffer]
+    expected = [a.copy() for a in arrays]
+    hyper = {"lr": 1e-2, "alpha": alpha, "eps": 1e-8}
+    options = {"weight_decay": 0.0, "momentum": 0.0, "centered": False, **settings}
+    numpy_backend.rmsprop_update(
+        expected[0],
+        grad,
+        expected[2],
+        expected[3] if options["centered"] else None,
+        expected[4] if options["momentum"] else None,
+        **hyper,
+        **options,
+    )
+    call(shim, "rmsprop_update", dtype, *arrays, param.size, *hyper.values(), *options.values())
+    for got, want in zip(arrays, expected):  # the state a setting does not use stays untouched
+        np.testing.assert_allclose(got, want, **TOLERANCES[dtype])
+
+
+ADAGRAD_SETTINGS = [
+    {},
+    {"lr_decay": 0.1},
+    {"weight_decay": 0.1},
+    {"lr_decay": 0.1, "weight_decay": 0.1},
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("initial_sum", [0.0, 0.5])  # Adagrad's initial_accumulator_value
+@pytest.mark.parametrize("step", [1, 5])
+@pytest.mark.parametrize("settings", ADAGRAD_SETTINGS, ids=lambda s: ",".join(s) or "plain")
+def test_adagrad_update_matches_the_numpy_backend(shim, rng, settings, step, initial_sum, dtype):
+    param, grad = (rng.normal(size=40).astype(dtype) for _ in range(2))
+    state_sum = np.full(40, initial_sum, dtype)
+    expected_param, expected_sum = param.copy(), state_sum.copy()
+    options = {"lr": 0.1, "lr_decay": 0.0, "weight_decay": 0.0, "eps": 1e-10, **settings}
+    numpy_backend.adagrad_update(expected_param, grad, expected_sum, **options, step=step)
+    clr = options["lr"] / (1 + (step - 1) * options["lr_decay"])
+    call(
+        shim,
+        "adagrad_update",
+        dtype,
+        param,
+        grad,
+        state_sum,
+        param.size,
+        clr,
+        options["weight_decay"],
+        options["eps"],
+    )
+    np.testing.assert_allclose(param, expected_param, **TOLERANCES[dtype])
+    np.testing.assert_allclose(state_sum, expected_sum, **TOLERANCES[dtype])
+
+
+def torch_optimizer(name: str, param: np.ndarray, options: dict):
+    """`torch.optim.<name>` over a float64 copy of `param`, and that tensor."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.tensor(param.copy(), requires_grad=True)
+    return getattr(torch.optim, name)([theirs], **options), theirs
+
+
+def trajectory_gradient(rng, param: np.ndarray) -> np.ndarray:
+    """A gradient that grows with the parameter, so the steps vary in size."""
+    return rng.normal(size=param.shape) + 0.5 * param**3
+
+
+RMSPROP_TRAJECTORIES = [
+    {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.1, "momentum": 0.0},
+    {"lr": 0.01, "alpha": 0.9, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.5},
+    {"lr": 0.01, "alpha": 0.3, "eps": 1e-3, "weight_decay": 0.1, "momentum": 0.9},
+]
+
+
+@pytest.mark.parametrize("centered", [False, True], ids=["plain", "centered"])
+@pytest.mark.parametrize("options", RMSPROP_TRAJECTORIES, ids=["decay", "momentum", "all"])
+def test_rmsprop_follows_torch_optim_step_for_step(shim, options, centered):
+    """20 float64 steps against torch.optim.RMSprop's on the same gradients: the same operations
+    in the same order agree to rounding."""
+    rng = np.random.default_rng(0)
+    param = rng.normal(size=40)
+    reference, theirs = torch_optimizer("RMSprop", param, {**options, "centered": centered})
+    square_avg, grad_avg, buffer = (np.zeros(40) for _ in range(3))
+    for _ in range(20):
+        grad = trajectory_gradient(rng, param)
+        theirs.grad = theirs.new_tensor(grad)
+        reference.step()
+        call(
+            shim,
+            "rmsprop_update",
+            np.float64,
+            param,
+            grad,
+            square_avg,
+            grad_avg,
+            buffer,
+            param.size,
+            *options.values(),
+            centered,
+        )
+    np.testing.assert_allclose(param, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+ADAGRAD_TRAJECTORIES = [
+    {"lr": 0.1, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0},
+    {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "initial_accumulator_value": 0.5},
+]
+
+
+@pytest.mark.parametrize("options", ADAGRAD_TRAJECTORIES, ids=["plain", "all"])
+def test_adagrad_follows_torch_optim_step_for_step(shim, options):
+    """20 float64 steps against torch.optim.Adagrad's on the same gradients, the decayed learning
+    rate folded as the CuPy backend folds it."""
+    rng = np.random.default_rng(0)
+    param = rng.normal(size=40)
+    reference, theirs = torch_optimizer("Adagrad", param, {**options, "eps": 1e-10})
+    state_sum = np.full(40, options["initial_accumulator_value"])
+    for step in range(1, 21):
+        grad = trajectory_gradient(rng, param)
+        theirs.grad = theirs.new_tensor(grad)
+        reference.step()
+        clr = options["lr"] / (1 + (step - 1) * options["lr_decay"])
+        call(
+            shim,
+            "adagrad_update",
+            np.float64,
+            param,
+            grad,
+            state_sum,
+            param.size,
+            clr,
+            options["weight_decay"],
+            1e-10,
+        )
+    np.testing.assert_allclose(param, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)

@@ -226,6 +226,120 @@ def test_adam_update_matches_numpy(gpu, rng, settings, dtype):
         close(got, expected, dtype)
 
 
+def launched_kernels(gpu, monkeypatch) -> list[str]:
+    """The names of the kernels `gpu` launches from here on in the test, in order."""
+    names = []
+    launch = gpu._launch
+
+    def record(source: str, kernel: str, blocks: int, args: tuple) -> None:
+        names.append(kernel)
+        launch(source, kernel, blocks, args)
+
+    monkeypatch.setattr(gpu, "_launch", record)
+    return names
+
+
+RMSPROP_SETTINGS = [
+    {},
+    {"centered": True, "weight_decay": 0.1},
+    {"momentum": 0.9},
+    {"centered": True, "momentum": 0.5, "weight_decay": 0.01},
+]
+
+
+def optimizer_state(rng, dtype, shape) -> list[np.ndarray]:
+    """param, grad, a positive running square (RMSprop's square_avg, Adagrad's sum), a small
+    running mean whose square stays below it (centered RMSprop's grad_avg) and a momentum
+    buffer."""
+    param, grad = (rng.normal(size=shape).astype(dtype) for _ in range(2))
+    square_avg = rng.uniform(0.5, 2.0, size=shape).astype(dtype)
+    grad_avg = (0.1 * rng.normal(size=shape)).astype(dtype)
+    return [param, grad, square_avg, grad_avg, rng.normal(size=shape).astype(dtype)]
+
+
+@DTYPES
+@pytest.mark.parametrize("settings", RMSPROP_SETTINGS, ids=lambda s: ",".join(s) or "plain")
+def test_rmsprop_update_is_one_kernel_matching_numpy(gpu, rng, monkeypatch, settings, dtype):
+    state = optimizer_state(rng, dtype, (30, 7))
+    gpu_state = [gpu.from_host(a) for a in state]
+    launched = launched_kernels(gpu, monkeypatch)
+    hyper = {"lr": 1e-2, "alpha": 0.9, "eps": 1e-8, **settings}
+    for arrays, backend in ((state, numpy_backend), (gpu_state, gpu)):
+        param, grad, square_avg, grad_avg, buffer = arrays
+        grad_avg = grad_avg if settings.get("centered") else None
+        buffer = buffer if settings.get("momentum") else None
+        backend.rmsprop_update(param, grad, square_avg, grad_avg, buffer, **hyper)
+    assert launched == ["rmsprop_update"]
+    for got, expected in zip(gpu_state, state):  # the state a setting does not use stays as is
+        close(got, expected, dtype)
+
+
+@DTYPES
+@pytest.mark.parametrize(
+    "settings", [{}, {"lr_decay": 0.1, "weight_decay": 0.1}], ids=["plain", "decays"]
+)
+def test_adagrad_update_is_one_kernel_matching_numpy(gpu, rng, monkeypatch, settings, dtype):
+    param, grad, state_sum = optimizer_state(rng, dtype, (30, 7))[:3]
+    gpu_param, gpu_sum = gpu.from_host(param), gpu.from_host(state_sum)
+    gpu_grad = gpu.from_host(np.ascontiguousarray(grad.T)).T  # a strided view: read as a copy
+    launched = launched_kernels(gpu, monkeypatch)
+    hyper = {"lr": 0.1, "lr_decay": 0.0, "weight_decay": 0.0, "eps": 1e-10, **settings}
+    numpy_backend.adagrad_update(param, grad, state_sum, **hyper, step=4)
+    gpu.adagrad_update(gpu_param, gpu_grad, gpu_sum, **hyper, step=4)
+    assert launched == ["adagrad_update"]
+    close(gpu_param, param, dtype)
+    close(gpu_sum, state_sum, dtype)
+
+
+DEVICE_SCALAR_UPDATES = {
+    "rmsprop": (
+        3,
+        {"alpha": 0.9, "eps": 1e-8, "weight_decay": 0.1, "momentum": 0.5, "centered": True},
+        ("lr",),
+    ),
+    "adagrad": (1, {"lr_decay": 0.1, "weight_decay": 0.1, "eps": 1e-10}, ("lr", "step")),
+}
+"""Per update: its number of state arrays (all of them used by these settings), its settings,
+and the scalars a capturable optimizer passes as 0-d device arrays."""
+
+
+@DTYPES
+@pytest.mark.parametrize("name", DEVICE_SCALAR_UPDATES)
+def test_device_scalar_updates_read_lr_and_step_at_each_replay(
+    gpu, cp, rng, monkeypatch, name, dtype
+):
+    """The kernel reads the device scalars at every launch: eagerly, and at each replay of a
+    captured CUDA graph after they change."""
+    states, settings, scalar_names = DEVICE_SCALAR_UPDATES[name]
+    host = optimizer_state(rng, dtype, 50)[: 2 + states]
+    arrays = [gpu.from_host(a) for a in host]
+    rounds = [{"lr": 0.05, "step": 1}, {"lr": 0.02, "step": 2}, {"lr": 0.01, "step": 3}]
+    rounds = [{key: values[key] for key in scalar_names} for values in rounds]
+    scalars = {key: gpu.full((), value, dtype) for key, value in rounds[0].items()}
+    update = getattr(gpu, f"{name}_update")
+    launched = launched_kernels(gpu, monkeypatch)
+
+    def check(host_scalars: dict) -> None:
+        getattr(numpy_backend, f"{name}_update")(*host, **host_scalars, **settings)
+        for got, expected in zip(arrays, host):
+            close(got, expected, dtype)
+
+    update(*arrays, **scalars, **settings)  # compiles the kernel before the capture
+    check(rounds[0])
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        update(*arrays, **scalars, **settings)
+        graph = stream.end_capture()
+        for host_scalars in rounds[1:]:
+            for key, value in host_scalars.items():
+                gpu.assign(scalars[key], value)
+            graph.launch(stream)
+            stream.synchronize()
+            check(host_scalars)
+    assert launched == [f"{name}_update_device_scalars"] * 2
+
+
 def test_matmul_and_our_kernels_replay_from_a_captured_cuda_graph(gpu, cp, rng):
     x = gpu.from_host(rng.normal(size=(16, 8)).astype(np.float32))
     w = gpu.from_host(rng.normal(size=(4, 8)).astype(np.float32))

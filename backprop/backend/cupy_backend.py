@@ -3,8 +3,9 @@
 Matmul calls cuBLAS through its handle, with the stream set on every call and scalars passed
 from the host, so it can run inside CUDA stream capture (CuPy's own matmul refuses to);
 transposes are cuBLAS flags, not copies. Activations, bias + activation, softmax cross-entropy
-and the SGD and Adam updates are our CUDA C from `kernels/`, compiled by NVRTC on first use and
-cached by CuPy on disk. Everything else is the generic code of `base.py` on CuPy.
+and the SGD, Adam, RMSprop and Adagrad updates are our CUDA C from `kernels/`, compiled by NVRTC
+on first use and cached by CuPy on disk. Everything else is the generic code of `base.py` on
+CuPy.
 
 Nothing here reads a device value back to the host except `to_host`, so a training step queues
 its work without synchronising; `to_host` and `synchronize` refuse while a CUDA graph is being
@@ -12,7 +13,7 @@ captured on the current stream, naming themselves, where they would invalidate t
 Random numbers are drawn on the host, as in every backend, and copied over: one seed gives the
 same numbers on the CPU and the GPU. `from_host` refuses during a capture too, since a captured
 copy would bring the same host numbers back at every replay. With `lr` and `step` in device
-memory (a capturable optimizer) the SGD and Adam updates launch kernel variants that read them
+memory (a capturable optimizer) the optimizer updates launch kernel variants that read them
 there.
 
 Importing this module never needs a GPU or CuPy; `unavailable_reason()` says why it cannot run.
@@ -495,6 +496,88 @@ class CupyBackend(Backend):
             rates = (scalar(v) for v in (lr, beta1, beta2, eps, weight_decay))
             args = (*tensors, np.int64(param.size), *rates, *flags, *corrections)
             self._launch("optimizers.cu", "adam_update", blocks, args)
+
+    def rmsprop_update(
+        self,
+        param: Any,
+        grad: Any,
+        square_avg: Any,
+        grad_avg: Any | None,
+        momentum_buffer: Any | None,
+        lr: float,
+        alpha: float,
+        eps: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        """One `torch.optim.RMSprop` step on one parameter in one kernel, which reads `lr` from
+        device memory when it is a 0-d array (a capturable optimizer)."""
+        state = [square_avg] + ([grad_avg] if centered else [])
+        state += [momentum_buffer] if momentum else []
+        fused = _kernel_ready(param, grad, *state) and _contiguous(param, *state)
+        on_device = _scalars_on_device(param, lr)
+        if not fused or on_device is None:
+            super().rmsprop_update(
+                param,
+                grad,
+                square_avg,
+                grad_avg,
+                momentum_buffer,
+                lr,
+                alpha,
+                eps,
+                weight_decay,
+                momentum,
+                centered,
+            )
+            return
+        if param.size:
+            scalar = param.dtype.type
+            means = grad_avg if centered else _NULL_POINTER
+            buffer = momentum_buffer if momentum else _NULL_POINTER
+            tensors = (param, cupy.ascontiguousarray(grad), square_avg, means, buffer)
+            rates = (scalar(v) for v in (alpha, eps, weight_decay, momentum))
+            args = (
+                *tensors,
+                np.int64(param.size),
+                lr if on_device else scalar(lr),
+                *rates,
+                np.bool_(centered),
+            )
+            kernel = "rmsprop_update_device_scalars" if on_device else "rmsprop_update"
+            self._launch("optimizers.cu", kernel, self._blocks(param.size), args)
+
+    def adagrad_update(
+        self,
+        param: Any,
+        grad: Any,
+        state_sum: Any,
+        lr: float,
+        lr_decay: float,
+        weight_decay: float,
+        eps: float,
+        step: int,
+    ) -> None:
+        """One `torch.optim.Adagrad` step on one parameter in one kernel; the decayed learning
+        rate is computed on the host from `lr` and `step`, Python numbers, or, when they are 0-d
+        arrays (a capturable optimizer), by the kernel from their values in device memory."""
+        fused = _kernel_ready(param, grad, state_sum) and _contiguous(param, state_sum)
+        on_device = _scalars_on_device(param, lr, step)
+        if not fused or on_device is None:
+            super().adagrad_update(param, grad, state_sum, lr, lr_decay, weight_decay, eps, step)
+            return
+        if param.size:
+            scalar = param.dtype.type
+            tensors = (param, cupy.ascontiguousarray(grad), state_sum, np.int64(param.size))
+            rates = (scalar(weight_decay), scalar(eps))
+            blocks = self._blocks(param.size)
+            if on_device:
+                args = (*tensors, lr, step, np.float64(lr_decay), *rates)
+                self._launch("optimizers.cu", "adagrad_update_device_scalars", blocks, args)
+                return
+            clr = scalar(lr / (1 + (step - 1) * lr_decay))
+            self._launch("optimizers.cu", "adagrad_update", blocks, (*tensors, clr, *rates))
 
     # -- device ------------------------------------------------------------------------------
 
