@@ -388,6 +388,25 @@ def test_replayed_adam_steps_follow_a_changing_learning_rate(gpu):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("optimizer_class", "settings"),
+    [
+        (optim.RMSprop, {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}),
+        (optim.Adagrad, {"lr": 0.1, "lr_decay": 0.05}),
+    ],
+    ids=["rmsprop", "adagrad"],
+)
+def test_replayed_rmsprop_and_adagrad_steps_follow_a_changing_learning_rate(
+    gpu, optimizer_class, settings
+):
+    (eager, replayed), graphed = replay_against_eager(
+        gpu, optimizer_class, settings, steps=8, scheduler=True
+    )
+    assert graphed.num_graphs == 1
+    for got, expected in zip(replayed, eager):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_the_benchmark_step_replays_to_the_eager_weights(gpu, optimizer):
     eager, graphed, replay = benchmark_step_against_graph_step("cupy", optimizer, 10)
