@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from backprop.autograd import no_grad
+from backprop.figures import new_figure
 from backprop.nn.module import Module
 from backprop.ops import stack
 from backprop.optim.optimizer import Optimizer
@@ -133,14 +134,7 @@ class GradientRecorder:
     def plot(self, path: str | Path | None = None) -> Any:
         """A matplotlib Figure of the recorded history (gradient norms, update norms and dead
         fractions against the step), saved to `path` when given. Needs matplotlib."""
-        try:
-            from matplotlib.figure import Figure
-        except ImportError:
-            raise ImportError(
-                "GradientRecorder.plot: needs matplotlib, which is not installed; install it "
-                "with `pip install matplotlib`"
-            ) from None
-        figure = Figure(figsize=(12, 3.5), layout="constrained")
+        figure = new_figure("GradientRecorder.plot", 12, 3.5)
         axes = figure.subplots(1, 3)
         panels = [
             (axes[0], self.grad_norms, "gradient norm", "log"),

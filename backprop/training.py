@@ -16,6 +16,7 @@ import backprop.functional as F
 from backprop import nn, optim
 from backprop.data import MNIST, DataLoader, Digits, TensorDataset
 from backprop.device import Device
+from backprop.figures import new_figure
 
 MODELS = ("mlp", "cnn")
 LEARNING_RATES = {"sgd": 0.05, "adam": 0.002}
@@ -162,15 +163,9 @@ def fit(
 def plot_history(history: list[EpochResult], path: str | Path | None = None) -> Any:
     """A matplotlib Figure of the learning curves (mean training loss and test accuracy against
     the epoch), saved to `path` when given. Needs matplotlib."""
-    try:
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        raise ImportError(
-            "plot_history: needs matplotlib, which is not installed; install it with "
-            "`pip install matplotlib`"
-        ) from None
-    figure = Figure(figsize=(8, 3.5), layout="constrained")
+    figure = new_figure("plot_history", 8, 3.5)
+    from matplotlib.ticker import MaxNLocator
+
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     epochs = [result.epoch for result in history]
     loss_axes.plot(epochs, [result.loss for result in history], marker="o")

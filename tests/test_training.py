@@ -5,6 +5,7 @@ on the MNIST test split (when present) learns to over 90%."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import nn, optim
+from backprop import nn, optim, training
 from backprop.data import MNIST, DataLoader, Digits, TensorDataset
 
 MNIST_DIR = Path(
@@ -99,3 +100,24 @@ def test_mlp_learns_real_mnist_digits():
         train_epoch(model, loader, optimizer)
 
     assert accuracy(model, images[8000:], labels[8000:]) >= 0.9
+
+
+def test_plot_history_draws_the_loss_and_accuracy_per_epoch(tmp_path):
+    pytest.importorskip("matplotlib")
+    history = [training.EpochResult(1, 2.0, 0.5, 0.1), training.EpochResult(2, 1.0, 0.75, 0.1)]
+    figure = training.plot_history(history, tmp_path / "curves.png")
+    loss, accuracy = figure.axes
+    assert [loss.get_title(), accuracy.get_title()] == [
+        "training loss (epoch mean)",
+        "test accuracy (%)",
+    ]
+    np.testing.assert_array_equal(loss.get_lines()[0].get_ydata(), [2.0, 1.0])
+    np.testing.assert_array_equal(accuracy.get_lines()[0].get_ydata(), [50.0, 75.0])
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_plot_history_without_matplotlib_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match="plot_history: needs matplotlib.*pip install matplotlib"):
+        training.plot_history([training.EpochResult(1, 2.0, 0.5, 0.1)])

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from backprop.benchmark.report import BASELINE, crossover_batch
 from backprop.benchmark.runner import MLPResult
+from backprop.figures import new_figure
 
 
 def plot_batch_sweep(results: list[MLPResult], path: str) -> None:
     """Writes the figure to `path` (the format follows its suffix, e.g. .png); needs
     matplotlib."""
-    from matplotlib.figure import Figure
+    layer_lists = list(dict.fromkeys(r.config.layers for r in results))
+    figure = new_figure("plot_batch_sweep", 5.5 * len(layer_lists), 4.2)
     from matplotlib.ticker import NullLocator
 
-    layer_lists = list(dict.fromkeys(r.config.layers for r in results))
-    figure = Figure(figsize=(5.5 * len(layer_lists), 4.2), layout="constrained")
     axes = figure.subplots(1, len(layer_lists), squeeze=False)[0]
     for ax, layers in zip(axes, layer_lists):
         for target in dict.fromkeys(r.target for r in results if r.config.layers == layers):
