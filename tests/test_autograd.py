@@ -1,6 +1,6 @@
 """How the backward pass behaves: accumulation, retain_graph, detach, grad mode, `backprop.grad`,
-retain_grad, long chains, diamonds, create_graph, freed buffers; and the worked example that
-people learn backprop from, with every gradient derived by hand."""
+retain_grad, long chains, diamonds, create_graph, freed buffers, anomaly detection; and the worked
+example that people learn backprop from, with every gradient derived by hand."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from helpers import leaf
 
 import backprop as bp
 import backprop.functional as F
+from backprop import autograd
 
 # -- accumulation and retain_graph ---------------------------------------------------------------
 
@@ -380,3 +381,61 @@ def test_worked_example_one_sigmoid_neuron_one_linear_output():
     np.testing.assert_allclose(B1.grad.numpy(), [expected["b1"]], rtol=1e-12)
     np.testing.assert_allclose(W2.grad.numpy(), [[expected["w2"]]], rtol=1e-12)
     np.testing.assert_allclose(B2.grad.numpy(), [expected["b2"]], rtol=1e-12)
+
+
+# -- anomaly detection ---------------------------------------------------------------------------
+
+
+def nan_from_sqrt_at_zero() -> bp.Tensor:
+    """sqrt's gradient at 0 is 0 * inf = NaN here: the classic NaN that spreads backwards."""
+    x = bp.tensor([0.0, 4.0], requires_grad=True)
+    return (x.sqrt() * 0.0).sum(), x
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_without_anomaly_mode_a_nan_gradient_reaches_grad_silently():
+    loss, x = nan_from_sqrt_at_zero()
+    loss.backward()
+    assert np.isnan(x.grad.numpy()[0])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_anomaly_mode_names_the_op_whose_backward_made_a_nan_and_where_it_was_called():
+    with autograd.detect_anomaly():
+        loss, x = nan_from_sqrt_at_zero()
+        with pytest.raises(RuntimeError) as error:
+            loss.backward()
+    message = str(error.value)
+    assert "op 'sqrt' returned NaN in the gradient of its input 0 (shape (2,))" in message
+    assert "in nan_from_sqrt_at_zero" in message and "x.sqrt() * 0.0" in message
+    assert x.grad is None
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_an_op_recorded_before_anomaly_mode_is_still_checked():
+    loss, _ = nan_from_sqrt_at_zero()
+    with autograd.detect_anomaly(), pytest.raises(RuntimeError, match="creation stack is unknown"):
+        loss.backward()
+
+
+def test_anomaly_mode_lets_finite_gradients_through_unchanged():
+    x = bp.tensor([1.0, 4.0], requires_grad=True)
+    with autograd.detect_anomaly():
+        (x.sqrt() * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1.5 * np.sqrt([1.0, 4.0]))
+
+
+def test_anomaly_mode_is_scoped_by_the_context_or_set_for_the_program():
+    assert not autograd.is_anomaly_enabled()
+
+    @autograd.detect_anomaly()
+    def inside() -> bool:
+        return autograd.is_anomaly_enabled()
+
+    assert inside() and not autograd.is_anomaly_enabled()
+    autograd.set_detect_anomaly(True)
+    try:
+        assert autograd.is_anomaly_enabled()
+    finally:
+        autograd.set_detect_anomaly(False)
+    assert not autograd.is_anomaly_enabled()

@@ -6,6 +6,7 @@ and returns those of the inputs as Tensors, built from differentiable ops: it ru
 off (plain, fast arrays) unless `create_graph=True`, in which case the gradients are themselves
 recorded and can be differentiated again. The backward pass walks the graph iteratively in
 reverse topological order, so chains of any length and shared subgraphs are handled.
+`detect_anomaly()` finds the op whose backward made a NaN (`backprop.autograd.anomaly`).
 `backprop.autograd.functional` builds vjp, jvp, jacobian and hessian on top of `grad`.
 """
 
@@ -18,8 +19,23 @@ from typing import Any
 
 import numpy as np
 
+from backprop.autograd import anomaly
+from backprop.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from backprop.device import Device
 from backprop.tensor import Tensor, common_device
+
+__all__ = [
+    "Function",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "set_detect_anomaly",
+    "set_grad_enabled",
+]
 
 _grad_enabled = True
 
@@ -96,6 +112,8 @@ class Function:
             for index, result in enumerate(results):
                 result._creator = self
                 result._output_index = index
+            if anomaly.is_anomaly_enabled():
+                anomaly.record_creation(self)
         return results[0] if single else results
 
     def forward(self, *arrays: Any) -> Any:
@@ -293,6 +311,8 @@ def _run(
             input_grads = fn.backward(*grads)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
+            if anomaly.is_anomaly_enabled():
+                anomaly.check_gradients(fn, input_grads)
             for tensor, g, needs in zip(fn.inputs, input_grads, fn.needs_input_grad):
                 if needs and g is not None:
                     _check_grad(fn, tensor, g)
