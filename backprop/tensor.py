@@ -6,7 +6,7 @@ Every method here is a thin spelling of an op in `backprop.ops`; the math lives 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,7 @@ class Tensor:
         "_creator",
         "_output_index",
         "_retains_grad",
+        "_grad_hooks",
         "_post_accumulate_grad_hooks",
         "__weakref__",
     )
@@ -95,6 +96,7 @@ class Tensor:
         self._creator = None
         self._output_index = 0
         self._retains_grad = False
+        self._grad_hooks: list | None = None
         self._post_accumulate_grad_hooks: list | None = None
 
     # -- properties ----------------------------------------------------------------------------
@@ -179,12 +181,29 @@ class Tensor:
         """Keeps `.grad` on this non-leaf tensor after backward."""
         self._retains_grad = True
 
-    def register_post_accumulate_grad_hook(self, hook) -> None:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Calls `hook(grad)` each time backward (or `grad`) computes the gradient with respect
+        to this tensor, before it flows on or into `.grad`; a Tensor it returns replaces the
+        gradient. Hooks run in the order registered."""
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if not self.requires_grad:
+            raise RuntimeError(
+                f"register_hook: a tensor of shape {self.shape} that does not require grad gets "
+                "no gradient to hook"
+            )
+        if self._grad_hooks is None:
+            self._grad_hooks = []
+        return RemovableHandle(self._grad_hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
         """Calls `hook(tensor)` after backward has accumulated into this leaf's `.grad`
         (data-parallel training averages gradients across processes from here)."""
         if not self.is_leaf:
             raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors have one")
-        self._post_accumulate_grad_hooks = (self._post_accumulate_grad_hooks or []) + [hook]
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = []
+        return RemovableHandle(self._post_accumulate_grad_hooks, hook)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -443,6 +462,18 @@ class Tensor:
 
     def matmul(self, other: Tensor) -> Tensor:
         return ops.matmul(self, other)
+
+
+class RemovableHandle:
+    """What registering a hook returns: `remove()` unregisters it (once is enough)."""
+
+    def __init__(self, hooks: list, hook: Callable):
+        hooks.append(hook)
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def _shape_args(args: tuple) -> tuple[int, ...]:

@@ -383,6 +383,61 @@ def test_worked_example_one_sigmoid_neuron_one_linear_output():
     np.testing.assert_allclose(B2.grad.numpy(), [expected["b2"]], rtol=1e-12)
 
 
+# -- gradient hooks ------------------------------------------------------------------------------
+
+
+def test_a_hook_on_an_intermediate_sees_its_gradient_and_may_replace_it():
+    x = bp.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    seen = []
+    y.register_hook(lambda g: seen.append(g.numpy()))
+    y.register_hook(lambda g: g * 10.0)
+    (y * y).sum().backward()
+    np.testing.assert_allclose(seen[0], [6.0, 12.0])  # d(y * y)/dy = 2y, before the replacement
+    np.testing.assert_allclose(x.grad.numpy(), [180.0, 360.0])  # 3 * 10 * 2y
+
+
+def test_a_hook_on_a_leaf_changes_what_accumulates_into_grad():
+    x = bp.tensor([0.5, -4.0], requires_grad=True)
+    x.register_hook(lambda g: g.clamp(-1.0, 1.0))
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, -1.0])
+
+
+def test_hooks_run_once_on_the_summed_gradient_of_a_tensor_used_twice():
+    x = bp.tensor([1.0], requires_grad=True)
+    calls = []
+    x.register_hook(lambda g: calls.append(g.item()))
+    (x * 2.0 + x * 3.0).sum().backward()
+    assert calls == [5.0]
+
+
+def test_hooks_run_for_autograd_grad_too_and_a_removed_hook_no_longer_runs():
+    x = bp.tensor([1.0, 2.0], requires_grad=True)
+    handle = x.register_hook(lambda g: -g)
+    (g,) = bp.grad((x * x).sum(), x)
+    np.testing.assert_allclose(g.numpy(), [-2.0, -4.0])
+    handle.remove()
+    handle.remove()
+    (g,) = bp.grad((x * x).sum(), x)
+    np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+
+
+def test_hook_errors_name_register_hook():
+    with pytest.raises(
+        RuntimeError, match="register_hook: a tensor of shape \\(2,\\) that does not"
+    ):
+        bp.ones(2).register_hook(lambda g: g)
+    with pytest.raises(TypeError, match="register_hook: hook must be callable, got int"):
+        bp.ones(2, requires_grad=True).register_hook(3)
+    x = bp.ones(2, requires_grad=True)
+    x.register_hook(lambda g: g.sum())
+    with pytest.raises(
+        RuntimeError, match="register_hook: a hook returned \\(\\) for .* shape \\(2,\\)"
+    ):
+        (x * x).sum().backward()
+
+
 # -- anomaly detection ---------------------------------------------------------------------------
 
 

@@ -305,6 +305,7 @@ def _run(
                 else Tensor._make(fn.device.backend.zeros(shape, dtype), fn.device)
                 for g, (shape, dtype) in zip(grads, fn.output_meta)
             ]
+            grads = [_hooked(ref(), g) for ref, g in zip(fn.outputs, grads)]
             _note_output_grads(fn, grads, targets, found)
             if needed is not None and id(fn) not in needed:
                 continue
@@ -320,6 +321,7 @@ def _run(
             if not retain_graph:
                 fn.release()
         for tensor, g in leaves.values():
+            g = _hooked(tensor, g)
             if targets is not None:
                 found[id(tensor)] = g
             else:
@@ -327,6 +329,22 @@ def _run(
                 for hook in tensor._post_accumulate_grad_hooks or ():
                     hook(tensor)
     return found
+
+
+def _hooked(tensor: Tensor | None, g: Tensor) -> Tensor:
+    """`g` after the hooks registered on `tensor` with `register_hook`, in order."""
+    for hook in (tensor._grad_hooks or ()) if tensor is not None else ():
+        replaced = hook(g)
+        if replaced is None:
+            continue
+        if not isinstance(replaced, Tensor) or replaced.shape != tensor.shape:
+            got = replaced.shape if isinstance(replaced, Tensor) else type(replaced).__name__
+            raise RuntimeError(
+                f"register_hook: a hook returned {got} for the gradient of a tensor of shape "
+                f"{tensor.shape}; return a Tensor of that shape, or None to keep the gradient"
+            )
+        g = replaced
+    return g
 
 
 def _note_output_grads(
