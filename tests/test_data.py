@@ -1,6 +1,9 @@
 """Datasets and the DataLoader: every epoch covers each sample exactly once, shuffling is
-reproducible from a seed, drop_last drops only the short batch. The digits and MNIST loaders
-give real data of the documented shapes and dtypes, and refuse corrupted files."""
+reproducible from a seed, drop_last drops only the short batch. Subsets, random splits and
+concatenations of datasets index the right samples and batch through the DataLoader; a random
+split is a disjoint cover of the dataset, with PyTorch's sizes for fractional lengths. The digits
+and MNIST loaders give real data of the documented shapes and dtypes, and refuse corrupted
+files."""
 
 from __future__ import annotations
 
@@ -16,12 +19,15 @@ import pytest
 import backprop as bp
 from backprop.data import (
     MNIST,
+    ConcatDataset,
     DataLoader,
     Dataset,
     Digits,
     FashionMNIST,
+    Subset,
     TensorDataset,
     default_collate,
+    random_split,
     read_idx,
 )
 
@@ -40,6 +46,11 @@ def numbered(n: int) -> TensorDataset:
     """Sample i is (features [i, -i], label i)."""
     x = np.stack([np.arange(n), -np.arange(n)], axis=1).astype(np.float32)
     return TensorDataset(bp.tensor(x), bp.tensor(np.arange(n)))
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
 
 
 def labels_seen(loader: DataLoader) -> list[int]:
@@ -143,6 +154,147 @@ def test_loader_refuses_bad_arguments():
         DataLoader(numbered(3), batch_size=0)
     with pytest.raises(TypeError, match="generator must be a numpy.random.Generator, got int"):
         DataLoader(numbered(3), shuffle=True, generator=0)
+
+
+# -- subsets, random splits and concatenations ----------------------------------------------------
+
+
+def test_a_subset_holds_the_samples_at_its_indices_in_their_order():
+    subset = Subset(numbered(10), [7, 2, -1])
+    assert len(subset) == 3 and subset.indices == [7, 2, -1]
+    assert [subset[i][1].item() for i in range(3)] == [7, 2, 9]
+    assert subset[-1][1].item() == 9
+
+
+class BatchOnly(TensorDataset):
+    """A TensorDataset that refuses to be read one sample at a time."""
+
+    def __getitem__(self, index: int):
+        raise AssertionError("read one sample at a time")
+
+
+def test_a_subset_batches_through_the_loader_with_its_dataset_get_batch():
+    subset = Subset(BatchOnly(*numbered(10).tensors), [7, 2, 5, 3, 8])
+    features, labels = next(iter(DataLoader(subset, batch_size=4)))
+    assert features.shape == (4, 2)
+    np.testing.assert_array_equal(labels.numpy(), [7, 2, 5, 3])
+    assert sorted(labels_seen(DataLoader(subset, batch_size=2, shuffle=True))) == [2, 3, 5, 7, 8]
+
+
+def test_a_subset_of_a_plain_sequence_is_collated_sample_by_sample():
+    samples = [(np.array([float(i)]), i) for i in range(6)]
+    features, targets = next(iter(DataLoader(Subset(samples, [5, 0, 3]), batch_size=3)))
+    np.testing.assert_array_equal(features.numpy(), [[5.0], [0.0], [3.0]])
+    np.testing.assert_array_equal(targets.numpy(), [5, 0, 3])
+
+
+def test_a_subset_refuses_indices_outside_the_dataset_or_not_integers():
+    with pytest.raises(IndexError, match="Subset: index 10 is out of range for a dataset of 10"):
+        Subset(numbered(10), [0, 10])
+    with pytest.raises(IndexError, match="Subset: index -11 is out of range"):
+        Subset(numbered(10), [-11])
+    with pytest.raises(
+        TypeError, match="Subset: indices must be a sequence of integers, got float"
+    ):
+        Subset(numbered(10), [0.5, 1.0])
+    assert len(Subset(numbered(10), [])) == 0
+
+
+@pytest.mark.parametrize(
+    ("lengths", "sizes"),
+    [([3, 7], [3, 7]), ([0, 10, 0], [0, 10, 0]), ([0.5, 0.5], [5, 5]), ([0.25, 0.75], [3, 7])],
+)
+def test_random_split_gives_subsets_of_the_given_lengths(lengths, sizes):
+    parts = random_split(numbered(10), lengths)
+    assert [len(part) for part in parts] == sizes
+    assert all(isinstance(part, Subset) for part in parts)
+
+
+@pytest.mark.parametrize("size", [7, 10, 11, 101])
+@pytest.mark.parametrize(
+    "fractions", [[0.3, 0.3, 0.4], [0.5, 0.5], [0.1, 0.2, 0.3, 0.4], [1 / 3, 1 / 3, 1 / 3]]
+)
+def test_random_split_hands_out_the_remainder_of_fractions_like_torch(torch, size, fractions):
+    expected = [len(part) for part in torch.utils.data.random_split(range(size), fractions)]
+    assert [len(part) for part in random_split(numbered(size), fractions)] == expected
+
+
+def test_random_split_is_a_disjoint_cover_of_the_dataset():
+    parts = random_split(numbered(50), [0.2, 0.3, 0.5], generator=np.random.default_rng(0))
+    labels = [label for part in parts for label in labels_seen(DataLoader(part, batch_size=8))]
+    assert sorted(labels) == list(range(50))
+    assert labels != list(range(50))
+
+
+def test_random_split_is_reproducible_from_a_seed():
+    def split(generator=None):
+        return [part.indices for part in random_split(numbered(30), [10, 20], generator)]
+
+    assert split(np.random.default_rng(5)) == split(np.random.default_rng(5))
+    assert split(np.random.default_rng(5)) != split(np.random.default_rng(6))
+    bp.manual_seed(3)
+    first = split()
+    bp.manual_seed(3)
+    assert split() == first
+
+
+def test_random_split_warns_about_an_empty_fractional_split():
+    with pytest.warns(UserWarning) as caught:
+        parts = random_split(numbered(3), [0.9, 0.05, 0.05])
+    assert [str(warning.message) for warning in caught] == [
+        "random_split: the split at index 1 is empty (0.05 of 3 samples)",
+        "random_split: the split at index 2 is empty (0.05 of 3 samples)",
+    ]
+    assert [len(part) for part in parts] == [3, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "generator", "error", "message"),
+    [
+        (
+            [3, 6],
+            None,
+            ValueError,
+            r"random_split: lengths \[3, 6\] sum to 9, but the dataset has 10",
+        ),
+        ([12, -2], None, ValueError, "random_split: lengths must be integers >= 0"),
+        ([4.0, 6.0], None, ValueError, "random_split: lengths must be integers >= 0"),
+        ([1.5, -0.5], None, ValueError, "the fraction at index 0 is 1.5, not between 0 and 1"),
+        (["half", "half"], None, TypeError, "random_split: lengths must be integers, or fractions"),
+        ([5, 5], 0, TypeError, "random_split: generator must be a numpy.random.Generator, got int"),
+    ],
+)
+def test_random_split_refuses_bad_lengths_and_generators(lengths, generator, error, message):
+    with pytest.raises(error, match=message):
+        random_split(numbered(10), lengths, generator)
+
+
+def test_concat_dataset_indexes_its_datasets_one_after_another():
+    first, second = numbered(3), Subset(numbered(10), [9, 8])
+    combined = ConcatDataset([first, second, [(np.zeros(2, np.float32), 100)]])
+    assert len(combined) == 6 and combined.cumulative_sizes == [3, 5, 6]
+    assert [int(combined[i][1]) for i in range(6)] == [0, 1, 2, 9, 8, 100]
+    assert int(combined[-3][1]) == 9
+    with pytest.raises(IndexError, match="ConcatDataset: index 6 is out of range for 6 samples"):
+        combined[6]
+    with pytest.raises(IndexError, match="ConcatDataset: index -7 is out of range"):
+        combined[-7]
+
+
+def test_concat_dataset_batches_through_the_loader_and_adding_datasets_concatenates():
+    combined = numbered(4) + numbered(3)
+    assert isinstance(combined, ConcatDataset)
+    loader = DataLoader(combined, batch_size=3, shuffle=True)
+    assert sorted(labels_seen(loader)) == [0, 0, 1, 1, 2, 2, 3]
+    for features, labels in loader:
+        np.testing.assert_array_equal(features.numpy()[:, 0], labels.numpy())
+
+
+def test_concat_dataset_refuses_no_datasets_or_non_datasets():
+    with pytest.raises(ValueError, match="ConcatDataset: needs at least one dataset, got none"):
+        ConcatDataset([])
+    with pytest.raises(TypeError, match=r"ConcatDataset: datasets\[1\] must have __len__ and "):
+        ConcatDataset([numbered(2), 5])
 
 
 # -- scikit-learn digits -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Module: registration of parameters, buffers and sub-modules by attribute, walking the tree,
 modes, gradients, state_dict round trips with strict loading, moving between devices and dtypes,
-containers and the printed form."""
+containers and the printed form. Forward pre-hooks and forward hooks run in order around
+`forward` when the module is called (not when `forward` is), may replace its arguments or its
+output, and stop running once removed."""
 
 from __future__ import annotations
 
@@ -307,3 +309,99 @@ def test_an_attribute_can_change_from_plain_value_to_parameter_and_back():
     assert model.gate == 2.0 and list(model.parameters()) == []
     with pytest.raises(AttributeError, match="'Switch' object has no attribute 'missing'"):
         del model.missing
+
+
+# -- forward hooks ---------------------------------------------------------------------------------
+
+
+class AddOne(nn.Module):
+    """forward(x, scale=1) is (x + 1) * scale, and records each call's arguments."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x, scale=1):
+        self.calls.append((x, scale))
+        return (x + 1) * scale
+
+
+def test_forward_hooks_run_around_forward_in_the_order_registered():
+    module, events = AddOne(), []
+    module.register_forward_pre_hook(lambda m, args: events.append(("pre 1", m, args)))
+    module.register_forward_pre_hook(lambda m, args: events.append(("pre 2", m, args)))
+    module.register_forward_hook(lambda m, args, out: events.append(("post 1", m, args, out)))
+    module.register_forward_hook(lambda m, args, out: events.append(("post 2", m, args, out)))
+    assert module(2, scale=10) == 30
+    assert events == [
+        ("pre 1", module, (2,)),
+        ("pre 2", module, (2,)),
+        ("post 1", module, (2,), 30),
+        ("post 2", module, (2,), 30),
+    ]
+    assert module.calls == [(2, 10)]
+
+
+def test_a_pre_hook_can_replace_the_arguments_and_the_next_hooks_see_them():
+    module, seen = AddOne(), []
+    module.register_forward_pre_hook(lambda m, args: (args[0] * 2,))
+    module.register_forward_pre_hook(lambda m, args: args[0] + 5)  # a non-tuple is one argument
+    module.register_forward_hook(lambda m, args, out: seen.append(args))
+    assert module(1, scale=2) == 16
+    assert module.calls == [(7, 2)] and seen == [(7,)]
+
+
+def test_a_forward_hook_can_replace_the_output_and_the_next_hooks_see_it():
+    module = AddOne()
+    module.register_forward_hook(lambda m, args, out: out * 100)
+    module.register_forward_hook(lambda m, args, out: None)  # None keeps the output
+    module.register_forward_hook(lambda m, args, out: out + 0.5)
+    assert module(1) == 200.5
+
+
+def test_removed_hooks_no_longer_run():
+    module, events = AddOne(), []
+    pre = module.register_forward_pre_hook(lambda m, args: events.append("pre"))
+    post = module.register_forward_hook(lambda m, args, out: events.append("post"))
+    kept = module.register_forward_hook(lambda m, args, out: events.append("kept"))
+    pre.remove()
+    post.remove()
+    post.remove()  # removing twice is harmless
+    module(0)
+    assert events == ["kept"]
+    kept.remove()
+    module(0)
+    assert events == ["kept"]
+
+
+def test_hooks_do_not_run_when_forward_is_called_directly():
+    module, events = AddOne(), []
+    module.register_forward_pre_hook(lambda m, args: events.append("pre"))
+    module.register_forward_hook(lambda m, args, out: events.append("post"))
+    assert module.forward(1) == 2
+    assert events == []
+
+
+def test_a_forward_hook_on_a_layer_sees_its_activations_inside_a_model(rng):
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    activations = {}
+    model[1].register_forward_hook(lambda m, args, out: activations.update(relu=out))
+    x = bp.tensor(rng.standard_normal((5, 4)), dtype="float32")
+    output = model(x)
+    np.testing.assert_allclose(
+        activations["relu"].numpy(), np.maximum(model[0](x).numpy(), 0), rtol=1e-6
+    )
+    np.testing.assert_allclose(output.numpy(), model[2](activations["relu"]).numpy(), rtol=1e-6)
+
+
+def test_a_hook_replacing_the_output_stays_differentiable():
+    layer = nn.Linear(2, 1)
+    layer.register_forward_hook(lambda m, args, out: out * 3)
+    layer(bp.ones(1, 2)).sum().backward()
+    np.testing.assert_allclose(layer.weight.grad.numpy(), [[3.0, 3.0]])
+
+
+@pytest.mark.parametrize("method", ["register_forward_pre_hook", "register_forward_hook"])
+def test_a_hook_must_be_callable(method):
+    with pytest.raises(TypeError, match=f"Module.{method}: hook must be callable, got str"):
+        getattr(AddOne(), method)("print")

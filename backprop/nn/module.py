@@ -12,7 +12,10 @@ import numpy as np
 from backprop.device import Device
 from backprop.device import device as resolve_device
 from backprop.nn.parameter import Parameter
-from backprop.tensor import FLOAT_DTYPES, Tensor, as_dtype
+from backprop.tensor import FLOAT_DTYPES, RemovableHandle, Tensor, as_dtype
+
+ForwardPreHook = Callable[["Module", tuple[Any, ...]], Any]
+ForwardHook = Callable[["Module", tuple[Any, ...], Any], Any]
 
 
 class IncompatibleKeys(NamedTuple):
@@ -24,7 +27,8 @@ class IncompatibleKeys(NamedTuple):
 
 class Module:
     """A layer or a model: subclasses set Parameters and sub-modules as attributes in
-    `__init__` and compute in `forward`; calling the module runs `forward`."""
+    `__init__` and compute in `forward`; calling the module runs `forward`, between its
+    forward pre-hooks and forward hooks."""
 
     training: bool
 
@@ -34,12 +38,42 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_pre_hooks", [])
+        object.__setattr__(self, "_forward_hooks", [])
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}: forward is not defined")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if not self._forward_pre_hooks and not self._forward_hooks:
+            return self.forward(*args, **kwargs)
+        for hook in list(self._forward_pre_hooks):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def register_forward_pre_hook(self, hook: ForwardPreHook) -> RemovableHandle:
+        """Calls `hook(module, args)` each time the module is called, before `forward`, with
+        the positional arguments as a tuple; what it returns (if not None) replaces them (a
+        non-tuple becomes a one-element tuple). Hooks run in the order registered, and not
+        when `forward` is called directly."""
+        _check_hook("register_forward_pre_hook", hook)
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook: ForwardHook) -> RemovableHandle:
+        """Calls `hook(module, args, output)` each time the module is called, after `forward`;
+        what it returns (if not None) replaces the output. Hooks run in the order registered,
+        and not when `forward` is called directly."""
+        _check_hook("register_forward_hook", hook)
+        return RemovableHandle(self._forward_hooks, hook)
 
     # -- registration ------------------------------------------------------------------------
 
@@ -313,6 +347,11 @@ def check_sizes(layer: str, **sizes: int) -> None:
     for name, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+
+
+def _check_hook(method: str, hook: Any) -> None:
+    if not callable(hook):
+        raise TypeError(f"Module.{method}: hook must be callable, got {type(hook).__name__}")
 
 
 def _indent(text: str) -> str:

@@ -2,17 +2,25 @@
 
 Each scheduler computes every group's learning rate in closed form from the group's
 `initial_lr` and the step count `last_epoch` (PyTorch's `_get_closed_form_lr`), so the curve is
-the same as PyTorch's and a restored scheduler resumes exactly where it stopped.
+the same as PyTorch's and a restored scheduler resumes exactly where it stopped. The exceptions
+keep PyTorch's state instead: `CosineAnnealingWarmRestarts` (its position in the current period,
+which `step(epoch)` may move by a fraction of an epoch) and `ReduceLROnPlateau` (the best metric
+so far and its counters of bad and cooldown steps).
+
+Schedulers change only the host-side `group["lr"]`; a capturable optimizer copies it to the
+device before each step (or each replay of a captured one), so it follows every scheduler here.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from backprop.optim.optimizer import Optimizer
+from backprop.tensor import Tensor
 
 
 class LRScheduler:
@@ -20,8 +28,7 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         name = type(self).__name__
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected an Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(name, optimizer)
         self.optimizer = optimizer
         for index, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -43,7 +50,10 @@ class LRScheduler:
         """Advances one step (one epoch or one batch, as the schedule is meant) and sets the
         optimizer's learning rates."""
         self.last_epoch += 1
-        lrs = self.get_lr()
+        self._set_lrs(self.get_lr())
+
+    def _set_lrs(self, lrs: list[float]) -> None:
+        """Sets each group's "lr" to its entry of `lrs` and remembers them for `get_last_lr`."""
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = list(lrs)
@@ -220,7 +230,7 @@ class OneCycleLR(LRScheduler):
         self.phases = _one_cycle_phases(self.total_steps, pct_start, three_phase)
         groups = optimizer.param_groups
         if last_epoch == -1:
-            for group, peak in zip(groups, _per_group("max_lr", max_lr, groups)):
+            for group, peak in zip(groups, _per_group("OneCycleLR", "max_lr", max_lr, groups)):
                 group["initial_lr"] = peak / div_factor
                 group["max_lr"] = peak
                 group["min_lr"] = group["initial_lr"] / final_div_factor
@@ -233,8 +243,8 @@ class OneCycleLR(LRScheduler):
                 )
             self.use_beta1 = "betas" in optimizer.defaults
             if last_epoch == -1:
-                highs = _per_group("max_momentum", max_momentum, groups)
-                lows = _per_group("base_momentum", base_momentum, groups)
+                highs = _per_group("OneCycleLR", "max_momentum", max_momentum, groups)
+                lows = _per_group("OneCycleLR", "base_momentum", base_momentum, groups)
                 for group, high, low in zip(groups, highs, lows):
                     group["max_momentum"], group["base_momentum"] = high, low
                     self._set_momentum(group, high)
@@ -273,6 +283,274 @@ class OneCycleLR(LRScheduler):
             group["betas"] = (value, *group["betas"][1:])
         else:
             group["momentum"] = value
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov and Hutter): half a cosine from the initial learning rate down to
+    `eta_min` over `T_0` steps, then a restart at the initial learning rate; each period is
+    `T_mult` times longer than the one before.
+
+    `step(epoch)` jumps to `epoch`, which may be fractional: stepping once per batch with
+    `epoch + batch / batches` follows the cosine within an epoch, as in PyTorch."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ):
+        name = type(self).__name__
+        if not isinstance(T_0, int) or T_0 < 1:
+            raise ValueError(f"{name}: T_0 must be a positive integer, got {T_0!r}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"{name}: T_mult must be an integer >= 1, got {T_mult!r}")
+        if not isinstance(eta_min, (int, float)):
+            raise TypeError(f"{name}: eta_min must be a number, got {type(eta_min).__name__}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cosine = 1 + math.cos(math.pi * self.T_cur / self.T_i)
+        return [self.eta_min + (base_lr - self.eta_min) * cosine / 2 for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advances one step (restarting at the end of a period), or jumps to `epoch`."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur %= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            self._jump_to(epoch)
+        self.last_epoch = math.floor(epoch)
+        self._set_lrs(self.get_lr())
+
+    def _jump_to(self, epoch: float) -> None:
+        """Sets the current period `T_i` and the position `T_cur` in it for `epoch`."""
+        if not isinstance(epoch, numbers.Real) or epoch < 0:
+            raise ValueError(
+                f"{type(self).__name__}.step: epoch must be a number >= 0, got {epoch!r}"
+            )
+        if epoch < self.T_0:
+            self.T_i, self.T_cur = self.T_0, epoch
+        elif self.T_mult == 1:
+            self.T_cur = epoch % self.T_0
+        else:
+            restarts = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+            self.T_cur = epoch - self.T_0 * (self.T_mult**restarts - 1) / (self.T_mult - 1)
+            self.T_i = self.T_0 * self.T_mult**restarts
+
+
+class SequentialLR(LRScheduler):
+    """Runs `schedulers` one after another on the same optimizer: `schedulers[i]` takes over
+    at step `milestones[i - 1]` and starts its own schedule from its step 0 there."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: Sequence[LRScheduler],
+        milestones: Sequence[int],
+        last_epoch: int = -1,
+    ):
+        _check_sequence(optimizer, schedulers, milestones)
+        self.optimizer = optimizer
+        self._schedulers = list(schedulers)
+        self._milestones = list(milestones)
+        self.last_epoch = last_epoch + 1
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for scheduler in self._schedulers:
+            scheduler.last_epoch -= 1  # undoes the step each one took when it was made
+        first = self._schedulers[bisect.bisect_right(self._milestones, 0)]
+        first.step()
+        self._last_lr = first.get_last_lr()
+
+    def step(self) -> None:
+        """Steps the scheduler whose turn it is, restarting it at its milestone."""
+        self.last_epoch += 1
+        index = bisect.bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            scheduler.last_epoch = -1
+        scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Its own position and, under "_schedulers", the state_dict of every scheduler."""
+        state = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("optimizer", "_schedulers")
+        }
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "_schedulers"})
+        for scheduler, saved in zip(self._schedulers, state_dict["_schedulers"]):
+            scheduler.load_state_dict(saved)
+
+
+def _check_sequence(
+    optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int]
+) -> None:
+    """Raises unless `schedulers` are LR schedulers of `optimizer`, one more than `milestones`."""
+    _check_optimizer("SequentialLR", optimizer)
+    if len(schedulers) < 1:
+        raise ValueError("SequentialLR: needs at least one scheduler, got none")
+    for index, scheduler in enumerate(schedulers):
+        if not isinstance(scheduler, LRScheduler):
+            raise TypeError(
+                f"SequentialLR: schedulers[{index}] must be an LRScheduler, "
+                f"got {type(scheduler).__name__}"
+            )
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(
+                f"SequentialLR: schedulers[{index}] is a ReduceLROnPlateau, whose step needs a "
+                "metric; step it separately"
+            )
+        if scheduler.optimizer is not optimizer:
+            raise ValueError(
+                f"SequentialLR: schedulers[{index}] ({type(scheduler).__name__}) belongs to "
+                "another optimizer; every scheduler must belong to the one given"
+            )
+    if len(milestones) != len(schedulers) - 1:
+        raise ValueError(
+            f"SequentialLR: expected {len(schedulers) - 1} milestones (one fewer than the "
+            f"{len(schedulers)} schedulers), got {len(milestones)}"
+        )
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiplies every group's learning rate by `factor` (not below that group's `min_lr`)
+    when the metric given to `step` has not improved for more than `patience` steps, then
+    ignores `cooldown` steps before counting again.
+
+    The metric improves when it beats the best so far by more than `threshold`: relatively
+    (`best * (1 - threshold)` for `mode="min"`, `best * (1 + threshold)` for "max") or, with
+    `threshold_mode="abs"`, absolutely. A reduction smaller than `eps` is skipped."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0,
+        eps: float = 1e-8,
+    ):
+        name = type(self).__name__
+        _check_optimizer(name, optimizer)
+        if factor >= 1.0:
+            raise ValueError(f"{name}: factor must be < 1.0, got {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(
+                f"{name}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}"
+            )
+        self.optimizer = optimizer
+        self.factor = factor
+        if isinstance(min_lr, (list, tuple)):
+            self.default_min_lr = None
+            self.min_lrs = _per_group(name, "min_lr", min_lr, optimizer.param_groups)
+        else:
+            self.default_min_lr = min_lr
+            self.min_lrs = [min_lr] * len(optimizer.param_groups)
+        self.patience = patience
+        self.cooldown = cooldown
+        self.eps = eps
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether bad steps are being ignored after a reduction."""
+        return self.cooldown_counter > 0
+
+    def step(self, metrics: float | Tensor) -> None:
+        """Takes the metric of one epoch (such as the validation loss): a Python number or a
+        0-d Tensor. A Tensor's value is read from its device, a synchronisation that is
+        harmless once per epoch."""
+        current = _metric_value(metrics)
+        self.last_epoch += 1
+        if self._is_better(current):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _is_better(self, current: float) -> bool:
+        if self.threshold_mode == "rel":
+            scale = 1.0 - self.threshold if self.mode == "min" else 1.0 + self.threshold
+            bound = self.best * scale
+        else:
+            bound = self.best - self.threshold if self.mode == "min" else self.best + self.threshold
+        return current < bound if self.mode == "min" else current > bound
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter groups but "
+                    f"min_lrs has {len(self.min_lrs)} (a group was added after the scheduler "
+                    "was made); set min_lrs to one value per group"
+                )
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, min_lr in zip(groups, self.min_lrs):
+            new_lr = max(group["lr"] * self.factor, min_lr)
+            if group["lr"] - new_lr > self.eps:
+                group["lr"] = new_lr
+
+
+def _metric_value(metrics: Any) -> float:
+    """The metric given to `ReduceLROnPlateau.step` as a Python float."""
+    if isinstance(metrics, Tensor):
+        if metrics.size != 1:
+            raise ValueError(
+                "ReduceLROnPlateau.step: metrics must be a number or a 0-d Tensor, got a "
+                f"Tensor of shape {metrics.shape}"
+            )
+        return float(metrics.item())
+    if not isinstance(metrics, numbers.Real):
+        raise TypeError(
+            "ReduceLROnPlateau.step: metrics must be a number or a 0-d Tensor, "
+            f"got {type(metrics).__name__}"
+        )
+    return float(metrics)
+
+
+def _check_optimizer(name: str, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{name}: expected an Optimizer, got {type(optimizer).__name__}")
 
 
 def _total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
@@ -316,12 +594,15 @@ def _phase(end_step: float, start_lr: str, end_lr: str, start_m: str, end_m: str
     }
 
 
-def _per_group(name: str, value: float | Sequence[float], groups: list[dict]) -> list[float]:
+def _per_group(
+    scheduler: str, name: str, value: float | Sequence[float], groups: list[dict]
+) -> list[float]:
     """`value` repeated for every group, or checked to have one entry per group."""
     if not isinstance(value, (list, tuple)):
         return [value] * len(groups)
     if len(value) != len(groups):
         raise ValueError(
-            f"OneCycleLR: expected {len(groups)} values of {name} (one per group), got {len(value)}"
+            f"{scheduler}: expected {len(groups)} values of {name} (one per group), "
+            f"got {len(value)}"
         )
     return list(value)
