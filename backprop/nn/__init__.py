@@ -15,7 +15,7 @@ from backprop.nn.activation import (
     Tanh,
 )
 from backprop.nn.container import ModuleDict, ModuleList, Sequential
-from backprop.nn.conv import Conv2d
+from backprop.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from backprop.nn.dropout import Dropout
 from backprop.nn.embedding import Embedding
 from backprop.nn.flatten import Flatten
@@ -24,12 +24,15 @@ from backprop.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
 )
 from backprop.nn.module import Module
-from backprop.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from backprop.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from backprop.nn.parameter import Parameter
 from backprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
@@ -40,14 +43,19 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
     "Embedding",
     "Flatten",
     "GELU",
+    "GroupNorm",
+    "HuberLoss",
     "Identity",
+    "KLDivLoss",
     "L1Loss",
     "LayerNorm",
     "LeakyReLU",
@@ -64,6 +72,7 @@ __all__ = [
     "Sequential",
     "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
     "Softplus",
     "Tanh",

@@ -19,6 +19,8 @@ from backprop.functional import (
     dropout,
     elu,
     gelu,
+    huber_loss,
+    kl_div,
     l1_loss,
     leaky_relu,
     linear,
@@ -28,12 +30,21 @@ from backprop.functional import (
     relu,
     sigmoid,
     silu,
+    smooth_l1_loss,
     softmax,
     softplus,
     tanh,
 )
 from backprop.ops.common import require_float
-from backprop.ops.conv import col2im, conv_padding, grid_size, im2col, pair
+from backprop.ops.conv import (
+    col2im,
+    conv1d_padding,
+    conv_padding,
+    grid_size,
+    im2col,
+    pair,
+    single,
+)
 from backprop.tensor import Tensor
 
 __all__ = [
@@ -42,13 +53,18 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "elu",
     "embedding",
     "fold",
     "gelu",
+    "group_norm",
+    "huber_loss",
+    "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
@@ -61,6 +77,7 @@ __all__ = [
     "relu",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
     "softplus",
     "tanh",
@@ -75,9 +92,14 @@ fold = col2im
 
 
 def _image(op: str, x: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.ndim != 4:
+    _check_input(op, x, "(N, C, H, W)")
+
+
+def _check_input(op: str, x: Tensor, layout: str) -> None:
+    """`x` must be a float tensor with as many axes as `layout` (such as "(N, C, L)") names."""
+    if not isinstance(x, Tensor) or x.ndim != layout.count(",") + 1:
         got = x.shape if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{op}: expected an (N, C, H, W) input, got {got}")
+        raise ValueError(f"{op}: expected an {layout} input, got {got}")
     require_float(op, x)
 
 
@@ -94,17 +116,11 @@ def conv2d(
     one matrix product per group of channels. `padding` is zeros on both sides (an int or a
     pair), 'valid' (none) or 'same' (the output keeps the input's size; stride 1 only)."""
     _image("conv2d", input)
-    n, channels = input.shape[:2]
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
-    if channels % groups:
-        raise ValueError(
-            f"conv2d: the input's {channels} channels must be divisible by groups ({groups})"
-        )
-    _check_conv_weight(input, weight, groups)
+    _check_groups("conv2d", input, groups)
+    _check_conv_weight("conv2d", input, weight, groups)
+    n = input.shape[0]
     out_channels, _, kh, kw = weight.shape
-    if bias is not None and bias.shape != (out_channels,):
-        raise ValueError(f"conv2d: bias must have shape ({out_channels},), got {bias.shape}")
+    _check_bias("conv2d", bias, out_channels)
     stride = pair("conv2d", "stride", stride, 1)
     dilation = pair("conv2d", "dilation", dilation, 1)
     left, right, top, bottom = conv_padding("conv2d", padding, (kh, kw), stride, dilation)
@@ -120,21 +136,133 @@ def conv2d(
     return out.reshape(n, out_channels, height, width)
 
 
-def _check_conv_weight(input: Tensor, weight: Tensor, groups: int) -> None:
-    """The weight must be (O, C / groups, kh, kw) with O divisible by groups, as in PyTorch."""
+def _check_groups(op: str, input: Tensor, groups: int) -> None:
+    """`groups` must be a positive int that divides the input's channels."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if input.shape[1] % groups:
+        raise ValueError(
+            f"{op}: the input's {input.shape[1]} channels must be divisible by groups ({groups})"
+        )
+
+
+def _check_conv_weight(op: str, input: Tensor, weight: Tensor, groups: int) -> None:
+    """The weight must be (O, C / groups, *kernel) with O divisible by groups, as in PyTorch."""
     per_group = input.shape[1] // groups
     if (
         not isinstance(weight, Tensor)
-        or weight.ndim != 4
+        or weight.ndim != input.ndim
         or weight.shape[1] != per_group
         or weight.shape[0] % groups
     ):
         got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+        kernel = "k" if input.ndim == 3 else "kh, kw"
         raise ValueError(
-            f"conv2d: weight must be (out_channels, {per_group}, kh, kw) with out_channels "
+            f"{op}: weight must be (out_channels, {per_group}, {kernel}) with out_channels "
             f"divisible by groups ({groups}) for an input with {input.shape[1]} channels, "
             f"got {got}"
         )
+
+
+def _check_bias(op: str, bias: Tensor | None, out_channels: int) -> None:
+    """The bias, when given, must hold one value per output channel."""
+    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (out_channels,)):
+        got = bias.shape if isinstance(bias, Tensor) else type(bias).__name__
+        raise ValueError(f"{op}: bias must have shape ({out_channels},), got {got}")
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] | str = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D cross-correlation of (N, C, L) with weight (O, C / groups, k): `conv2d` on the
+    (N, C, 1, L) view with a (1, k) kernel, so it runs wherever conv2d does. `padding` is zeros
+    at both ends (an int), 'valid' (none) or 'same' (the output keeps the length; stride 1)."""
+    _check_input("conv1d", input, "(N, C, L)")
+    _check_groups("conv1d", input, groups)
+    _check_conv_weight("conv1d", input, weight, groups)
+    n, channels, length = input.shape
+    out_channels, _, kernel = weight.shape
+    _check_bias("conv1d", bias, out_channels)
+    stride = single("conv1d", "stride", stride, 1)
+    dilation = single("conv1d", "dilation", dilation, 1)
+    left, right = conv1d_padding("conv1d", padding, kernel, stride, dilation)
+    if length + left + right < dilation * (kernel - 1) + 1:
+        raise ValueError(
+            f"conv1d: an input of length {length} padded by ({left}, {right}) is shorter than "
+            f"the kernel {kernel} dilated by {dilation}"
+        )
+    out = conv2d(
+        input.reshape(n, channels, 1, length),
+        weight.reshape(out_channels, channels // groups, 1, kernel),
+        bias,
+        (1, stride),
+        padding if isinstance(padding, str) else (0, left),
+        (1, dilation),
+        groups,
+    )
+    return out.reshape(n, out_channels, out.shape[3])
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    output_padding: IntPair = 0,
+    groups: int = 1,
+    dilation: IntPair = 1,
+) -> Tensor:
+    """The adjoint of `conv2d` (its gradient with respect to the input), as PyTorch's
+    conv_transpose2d: weight (C, O / groups, kh, kw). Each input pixel's weighted kernel is
+    added into the output by col2im; `padding` then crops each border and `output_padding`
+    adds rows and columns at the bottom and right, so an axis of size n becomes
+    (n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1."""
+    _image("conv_transpose2d", input)
+    _check_groups("conv_transpose2d", input, groups)
+    n, channels, height, width = input.shape
+    if not isinstance(weight, Tensor) or weight.ndim != 4 or weight.shape[0] != channels:
+        got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(
+            f"conv_transpose2d: weight must be ({channels}, out_channels / groups, kh, kw) for "
+            f"an input with {channels} channels, got {got}"
+        )
+    _, per_group, kh, kw = weight.shape
+    _check_bias("conv_transpose2d", bias, per_group * groups)
+    stride = pair("conv_transpose2d", "stride", stride, 1)
+    padding = pair("conv_transpose2d", "padding", padding, 0)
+    output_padding = pair("conv_transpose2d", "output_padding", output_padding, 0)
+    dilation = pair("conv_transpose2d", "dilation", dilation, 1)
+    if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(
+            f"conv_transpose2d: output_padding {output_padding} must be smaller than either "
+            f"stride {stride} or dilation {dilation} along each axis"
+        )
+    full = tuple(
+        (i - 1) * s + d * (k - 1) + 1
+        for i, s, d, k in zip((height, width), stride, dilation, (kh, kw))
+    )
+    size = tuple(f - 2 * p + o for f, p, o in zip(full, padding, output_padding))
+    if min(size) < 1:
+        raise ValueError(
+            f"conv_transpose2d: an input of height and width {(height, width)} would give an "
+            f"empty output {size}: padding {padding} crops more than the {full} it makes"
+        )
+    x = input.reshape(n, groups, channels // groups, height * width)
+    w = weight.reshape(groups, channels // groups, per_group * kh * kw).transpose(1, 2)
+    cols = ops.matmul(w, x).reshape(n, per_group * groups * kh * kw, height * width)
+    out = col2im(cols, full, (kh, kw), stride, 0, dilation)
+    (top, left), (bottom, right) = padding, output_padding
+    out = pad(out, (-left, right - left, -top, bottom - top))
+    if bias is not None:
+        out = out + bias.reshape(per_group * groups, 1, 1)
+    return out
 
 
 def _pool_geometry(op: str, kernel_size, stride, padding, dilation) -> tuple:
@@ -410,6 +538,46 @@ def layer_norm(
         out = out * weight
     if bias is not None:
         out = out + bias
+    return out
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Splits the channels (axis 1) of an (N, C, ...) input into `num_groups` groups and
+    normalises each sample's group, over its channels and every position, to zero mean and unit
+    variance; then scales and shifts each channel by `weight` and `bias` (both of shape (C,))."""
+    if not isinstance(input, Tensor) or input.ndim < 2:
+        got = input.shape if isinstance(input, Tensor) else type(input).__name__
+        raise ValueError(f"group_norm: expected an (N, C, *) input, got {got}")
+    require_float("group_norm", input)
+    n, channels = input.shape[:2]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+        raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
+    if channels % num_groups:
+        raise ValueError(
+            f"group_norm: the input's {channels} channels must be divisible by num_groups "
+            f"({num_groups})"
+        )
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor.shape != (channels,):
+            raise ValueError(
+                f"group_norm: {name} must have shape ({channels},) for an input of "
+                f"{input.shape}, got {tensor.shape}"
+            )
+    grouped = input.reshape(n, num_groups, -1)
+    mean = grouped.mean(axis=2, keepdims=True)
+    var = grouped.var(axis=2, keepdims=True, correction=0)
+    out = ((grouped - mean) / (var + eps).sqrt()).reshape(input.shape)
+    per_channel = (1, channels) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
     return out
 
 

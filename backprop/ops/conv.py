@@ -46,6 +46,34 @@ def pair(op: str, name: str, value: int | Sequence[int], minimum: int) -> Pair:
     return values
 
 
+def single(op: str, name: str, value: int | Sequence[int], minimum: int) -> int:
+    """An int or a sequence of one int (as PyTorch's 1-D layers take them), at least `minimum`."""
+    values = (value,) if isinstance(value, int) else tuple(value)
+    if len(values) != 1 or not isinstance(values[0], int) or values[0] < minimum:
+        raise ValueError(
+            f"{op}: {name} must be an int or a sequence of one int >= {minimum}, got {value!r}"
+        )
+    return values[0]
+
+
+def conv1d_padding(
+    op: str, padding: int | Sequence[int] | str, kernel: int, stride: int, dilation: int
+) -> tuple[int, int]:
+    """A 1-D convolution's padding as (left, right) widths: an int pads both ends alike, 'valid'
+    is none, 'same' keeps the length (stride 1 only) with the odd cell on the right."""
+    if not isinstance(padding, str):
+        width = single(op, "padding", padding, 0)
+        return width, width
+    if padding not in ("same", "valid"):
+        raise ValueError(f"{op}: padding must be an int, 'same' or 'valid', got {padding!r}")
+    if padding == "valid":
+        return 0, 0
+    if stride != 1:
+        raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+    total = dilation * (kernel - 1)
+    return total // 2, total - total // 2
+
+
 def conv_padding(
     op: str, padding: int | Sequence[int] | str, kernel: Pair, stride: Pair, dilation: Pair
 ) -> tuple[int, int, int, int]:
