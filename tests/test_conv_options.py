@@ -209,6 +209,7 @@ def test_grouped_conv2d_matches_torch(channels, out_channels, options, dtype):
     compare(lambda f, x, w, b: f.conv2d(x, w, b, **options), shapes, dtype)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 @pytest.mark.parametrize(
     ("kernel", "dilation"),
     [((3, 3), 1), ((2, 4), 1), ((3, 2), (2, 3)), ((1, 1), 1)],
