@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import assert_close, randn
+from torch_oracle import compare, compare_layer
 
 import backprop as bp
 import backprop.nn.functional as F
@@ -28,46 +29,6 @@ MODES = ["constant", "reflect", "replicate", "circular"]
 @pytest.fixture(params=["float64", "float32"])
 def dtype(request) -> str:
     return request.param
-
-
-def compare(fn, shapes, dtype="float64", seed=0):
-    """Runs `fn(F, *inputs)` with our F and with PyTorch's on the same random inputs of
-    `shapes`, and compares the output, then the gradient of every input for one random output
-    gradient. PyTorch always runs in float64, on inputs rounded to `dtype`."""
-    arrays = [randn(shape, seed + i).astype(dtype) for i, shape in enumerate(shapes)]
-    ours = [bp.tensor(a, requires_grad=True) for a in arrays]
-    theirs = [torch.tensor(a.astype(np.float64), requires_grad=True) for a in arrays]
-    out, expected = fn(F, *ours), fn(TF, *theirs)
-    assert_close(out.numpy(), expected.detach().numpy(), dtype, err_msg="output")
-    grad_output = randn(out.shape, seed=7).astype(dtype)
-    out.backward(bp.tensor(grad_output))
-    expected.backward(torch.tensor(grad_output.astype(np.float64)))
-    for i, (mine, reference) in enumerate(zip(ours, theirs)):
-        assert_close(mine.grad.numpy(), reference.grad.numpy(), dtype, err_msg=f"input {i} grad")
-
-
-def compare_layer(ours: nn.Module, theirs, shape, dtype="float64"):
-    """Gives `ours` the weights of the PyTorch layer `theirs` (rounded to `dtype`), then
-    compares outputs and the gradients of the input and of every parameter."""
-    theirs = theirs.double()
-    with torch.no_grad():
-        for param in theirs.parameters():
-            param.copy_(param.to(getattr(torch, dtype)).double())
-    ours.to(dtype=dtype)
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    x = randn(shape, seed=3).astype(dtype)
-    mine = bp.tensor(x, requires_grad=True)
-    reference = torch.tensor(x.astype(np.float64), requires_grad=True)
-    out, expected = ours(mine), theirs(reference)
-    assert_close(out.numpy(), expected.detach().numpy(), dtype, err_msg="output")
-    grad_output = randn(out.shape, seed=7).astype(dtype)
-    out.backward(bp.tensor(grad_output))
-    expected.backward(torch.tensor(grad_output.astype(np.float64)))
-    assert_close(mine.grad.numpy(), reference.grad.numpy(), dtype, err_msg="input grad")
-    reference_params = dict(theirs.named_parameters())
-    for name, param in ours.named_parameters():
-        expected_grad = reference_params[name].grad.numpy()
-        assert_close(param.grad.numpy(), expected_grad, dtype, err_msg=f"{name}.grad")
 
 
 def leaf(shape, seed=0) -> bp.Tensor:
