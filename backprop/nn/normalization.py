@@ -38,20 +38,12 @@ class LayerNorm(Module):
             )
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(ones(shape, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-        if elementwise_affine and bias:
-            self.bias = Parameter(zeros(shape, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _register_affine(
+            self, shape, elementwise_affine, elementwise_affine and bias, device, dtype
+        )
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -88,20 +80,10 @@ class GroupNorm(Module):
             )
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
-        if affine:
-            self.weight = Parameter(ones(num_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(zeros(num_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _register_affine(self, (num_channels,), affine, affine and bias, device, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim < 2 or input.shape[1] != self.num_channels:
@@ -145,12 +127,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, (num_features,), affine, affine, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
             self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
@@ -206,3 +183,21 @@ class BatchNorm2d(_BatchNorm):
     and variance per channel over the batch and every pixel."""
 
     input_shapes = ("(N, C, H, W)",)
+
+
+def _register_affine(
+    module: Module, shape: tuple[int, ...], weight: bool, bias: bool, device: Any, dtype: Any
+) -> None:
+    """Registers the learnable `weight` (ones) and `bias` (zeros) of `shape`, each one None
+    where it is not wanted, as PyTorch's normalisation layers do."""
+    for name, wanted, fill in (("weight", weight, ones), ("bias", bias, zeros)):
+        value = Parameter(fill(shape, dtype=dtype, device=device)) if wanted else None
+        module.register_parameter(name, value)
+
+
+def _reset_affine(module: Module) -> None:
+    """Back to the identity transform: weight ones, bias zeros."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
