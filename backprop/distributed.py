@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,10 @@ class _Group:
 
 
 _group: _Group | None = None
+
+ABORT_GRACE_SECONDS = 0.5
+"""How long a failing process waits before aborting the job: mpiexec forwards each process's
+output through pipes, and an immediate abort can drop the last lines, the error itself."""
 
 
 def _mpi():
@@ -119,6 +124,7 @@ def _abort_job_on_uncaught_exception(comm: Any) -> None:
     def abort(kind, value, traceback) -> None:
         previous(kind, value, traceback)
         sys.stderr.flush()
+        time.sleep(ABORT_GRACE_SECONDS)
         comm.Abort(1)
 
     sys.excepthook = abort
