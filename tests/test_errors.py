@@ -117,6 +117,15 @@ def test_joining_mismatched_tensors():
         bp.concatenate([bp.tensor(1.0), bp.tensor(2.0)])
 
 
+def test_unbinding_needs_a_tensor_with_that_axis():
+    with raises(ValueError, "unbind", "0-d"):
+        ops.unbind(bp.tensor(1.0))
+    with raises(IndexError, "unbind", "axis 2", "2 dimensions"):
+        ops.unbind(X34, 2)
+    with raises(TypeError, "unbind", "list"):
+        ops.unbind([1, 2])
+
+
 def test_gather_and_scatter_add_bad_index():
     with raises(TypeError, "gather", "integer"):
         X34.gather(1, bp.zeros(3, 1))

@@ -105,6 +105,7 @@ MOVEMENT = {
     ),
     "concatenate": (lambda x, y: _cube(bp.concatenate([x, y], axis=1)), [(2, 3), (2, 2)]),
     "stack": (lambda x, y: _cube(bp.stack([x, y], axis=1)), [(2, 3), (2, 3)]),
+    "unbind": (lambda x: _cube(ops.unbind(x, 1)[0] * ops.unbind(x, 1)[2]), [(2, 3)]),
     "dropout_fixed_generator": (
         lambda x: F.dropout(_cube(x), 0.4, generator=np.random.default_rng(7)),
         [(3, 4)],

@@ -269,6 +269,11 @@ NUMPY_CASES = [
         randn((2, 3), 137),
         randn((2, 3), 138),
     ),
+    case(
+        "unbind-some-slices-unused",
+        lambda x: ops.unbind(x, 1)[0] * 2 + ops.unbind(x, 1)[2] ** 2,
+        randn((2, 4), 139),
+    ),
     # dtype changes: float32 round trips, so finite differences need a wide step
     case(
         "to-float32-and-back",

@@ -55,6 +55,7 @@ BP = SimpleNamespace(
     erf=ops.erf,
     cat=bp.concatenate,
     stack=bp.stack,
+    unbind=ops.unbind,
     where=bp.where,
     maximum=ops.maximum,
     minimum=ops.minimum,
@@ -74,6 +75,7 @@ TORCH = SimpleNamespace(
     erf=torch.erf,
     cat=torch.cat,
     stack=torch.stack,
+    unbind=torch.unbind,
     where=torch.where,
     maximum=torch.maximum,
     minimum=torch.minimum,
@@ -373,6 +375,18 @@ def _join(rng):
         return L.cat([x, y], axis).sum() + L.stack([x, z, x], stack_axis)
 
     return fn, [normal(rng, shape), normal(rng, other), normal(rng, shape)]
+
+
+@case("unbind")
+def _unbind(rng):
+    shape = rshape(rng, ndim=3)
+    axis = int(rng.integers(-3, 3))
+
+    def fn(L, x):
+        slices = L.unbind(x, axis)
+        return sum(((i + 1) * s * s).sum() for i, s in enumerate(slices[:-1])) + slices[-1]
+
+    return fn, [normal(rng, shape)]
 
 
 ALPHAS = {"leaky_relu": [0.01, 0.3], "softplus": [1.0, 2.5], "elu": [1.0, 0.3]}

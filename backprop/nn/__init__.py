@@ -14,6 +14,7 @@ from backprop.nn.activation import (
     Softplus,
     Tanh,
 )
+from backprop.nn.attention import MultiheadAttention
 from backprop.nn.container import ModuleDict, ModuleList, Sequential
 from backprop.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from backprop.nn.dropout import Dropout
@@ -35,6 +36,7 @@ from backprop.nn.module import Module
 from backprop.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from backprop.nn.parameter import Parameter
 from backprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from backprop.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -52,11 +54,15 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
     "GroupNorm",
     "HuberLoss",
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LSTM",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -66,8 +72,11 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
+    "RNN",
+    "RNNCell",
     "ReLU",
     "Sequential",
     "SiLU",

@@ -35,6 +35,7 @@ from backprop.functional import (
     softplus,
     tanh,
 )
+from backprop.nn.attention import scaled_dot_product_attention
 from backprop.ops.common import require_float
 from backprop.ops.conv import (
     col2im,
@@ -75,6 +76,7 @@ __all__ = [
     "nll_loss",
     "pad",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "smooth_l1_loss",

@@ -39,6 +39,7 @@ from backprop.ops.movement import (
     sum_to,
     to_device,
     transpose,
+    unbind,
     unsqueeze,
 )
 from backprop.ops.reduction import argmax, reduce, var
@@ -86,6 +87,7 @@ __all__ = [
     "sum_to",
     "to_device",
     "transpose",
+    "unbind",
     "unsqueeze",
     "var",
     "where",

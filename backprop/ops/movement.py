@@ -148,6 +148,22 @@ class Stack(Function):
         return tuple(GetItem(prefix + (i,))(gy) for i in range(len(self.inputs)))
 
 
+class Unbind(Function):
+    """The slices of one axis, one output each: the reverse of Stack. Its backward stacks the
+    slices' gradients in one op, where slicing one at a time would give each slice a backward
+    that builds a zero array as large as the whole input."""
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        prefix = (slice(None),) * self.axis
+        return tuple(self.backend.getitem(x, prefix + (i,)) for i in range(x.shape[self.axis]))
+
+    def backward(self, *grads):
+        return Stack(self.axis)(*grads)
+
+
 class AsType(Function):
     def __init__(self, dtype: np.dtype):
         self.dtype = dtype
@@ -338,6 +354,16 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     axis = normalize_axis("stack", axis, tensors[0].ndim + 1)
     _check_joinable("stack", tensors, None)
     return Stack(axis)(*tensors)
+
+
+def unbind(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
+    """The slices of `x` along `axis`, each without that axis, as `torch.unbind`; stacking
+    them gives `x` back."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"unbind: expected a Tensor, got {type(x).__name__}")
+    if x.ndim == 0:
+        raise ValueError("unbind: a 0-d tensor has no axis to split")
+    return Unbind(normalize_axis("unbind", axis, x.ndim))(x)
 
 
 def _check_joinable(op: str, tensors: list[Tensor], axis: int | None) -> None:
