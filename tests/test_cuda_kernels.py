@@ -411,6 +411,23 @@ ADAGRAD_SETTINGS = [
 ]
 
 
+def shim_adagrad_step(shim, dtype, param, grad, state_sum, options: dict, step: int) -> None:
+    """One Adagrad step through the host shim, with the decayed learning rate folded on the
+    host as the CuPy backend folds it."""
+    clr = options["lr"] / (1 + (step - 1) * options["lr_decay"])
+    arrays = (param, grad, state_sum)
+    call(
+        shim,
+        "adagrad_update",
+        dtype,
+        *arrays,
+        param.size,
+        clr,
+        options["weight_decay"],
+        options["eps"],
+    )
+
+
 @DTYPES
 @pytest.mark.parametrize("initial_sum", [0.0, 0.5])  # Adagrad's initial_accumulator_value
 @pytest.mark.parametrize("step", [1, 5])
@@ -421,19 +438,7 @@ def test_adagrad_update_matches_the_numpy_backend(shim, rng, settings, step, ini
     expected_param, expected_sum = param.copy(), state_sum.copy()
     options = {"lr": 0.1, "lr_decay": 0.0, "weight_decay": 0.0, "eps": 1e-10, **settings}
     numpy_backend.adagrad_update(expected_param, grad, expected_sum, **options, step=step)
-    clr = options["lr"] / (1 + (step - 1) * options["lr_decay"])
-    call(
-        shim,
-        "adagrad_update",
-        dtype,
-        param,
-        grad,
-        state_sum,
-        param.size,
-        clr,
-        options["weight_decay"],
-        options["eps"],
-    )
+    shim_adagrad_step(shim, dtype, param, grad, state_sum, options, step)
     np.testing.assert_allclose(param, expected_param, **TOLERANCES[dtype])
     np.testing.assert_allclose(state_sum, expected_sum, **TOLERANCES[dtype])
 
@@ -504,17 +509,5 @@ def test_adagrad_follows_torch_optim_step_for_step(shim, options):
         grad = trajectory_gradient(rng, param)
         theirs.grad = theirs.new_tensor(grad)
         reference.step()
-        clr = options["lr"] / (1 + (step - 1) * options["lr_decay"])
-        call(
-            shim,
-            "adagrad_update",
-            np.float64,
-            param,
-            grad,
-            state_sum,
-            param.size,
-            clr,
-            options["weight_decay"],
-            1e-10,
-        )
+        shim_adagrad_step(shim, np.float64, param, grad, state_sum, {**options, "eps": 1e-10}, step)
     np.testing.assert_allclose(param, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
