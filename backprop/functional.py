@@ -151,13 +151,10 @@ def _check_weight(op: str, input: Tensor, weight: Tensor | None) -> None:
         raise RuntimeError(f"{op}: input is on {input.device} but weight on {weight.device}")
 
 
-def _class_targets(
-    op: str, input: Tensor, target: Tensor, ignore_index: int
-) -> tuple[Tensor, Tensor]:
-    """Checks integer class `target` against `input` and returns, one per row, which targets
-    count (not `ignore_index`) and the targets with the ignored ones set to class 0, a valid
-    index for gather and the fused op (which reads an out-of-range index as NaN on a GPU).
-    Both are computed on the device: nothing is read back to the host."""
+def _check_class_targets(op: str, input: Tensor, target: Tensor, ignore_index: int) -> None:
+    """Checks integer class `target` against `input`. On the CPU, where reading the targets
+    costs nothing, a class outside [0, C) other than `ignore_index` raises; a GPU gives its row
+    a NaN loss instead, since checking would wait for the device."""
     if not isinstance(target, Tensor) or target.dtype.kind not in "iu":
         got = f"{target.dtype} {target.shape}" if isinstance(target, Tensor) else repr(target)
         raise TypeError(f"{op}: target must be an integer Tensor of class indices, got {got}")
@@ -172,9 +169,16 @@ def _class_targets(
         )
     if target.device != input.device:
         raise RuntimeError(f"{op}: input is on {input.device} but target on {target.device}")
-    flat = target.reshape(-1)
-    keep = ops.compare("ne", flat, int(ignore_index))
-    return keep, ops.where(keep, flat, 0)
+    if target.device.type == "cpu":
+        classes = input.shape[_class_axis(input)]
+        values = np.asarray(target.data)
+        wrong = values[((values < 0) | (values >= classes)) & (values != ignore_index)]
+        if wrong.size:
+            raise IndexError(
+                f"{op}: target {int(wrong[0])} is out of bounds for {classes} classes "
+                f"(input {input.shape}); targets must be in [0, {classes}) or ignore_index "
+                f"({ignore_index})"
+            )
 
 
 def _class_rows(input: Tensor) -> Tensor:
@@ -185,14 +189,18 @@ def _class_rows(input: Tensor) -> Tensor:
 
 
 def _picked_losses(
-    log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None, smoothing: float
-) -> tuple[Tensor, Tensor | None]:
-    """Per-row `-weight[t] * log_probs[t]`, mixed with the class-weighted mean over classes
-    when smoothing as PyTorch does, and 0 on ignored rows; also each row's weight for the
-    mean (None when unweighted: the count of kept rows is the divisor)."""
+    log_probs: Tensor, target: Tensor, ignore_index: int, weight: Tensor | None, smoothing: float
+) -> tuple[Tensor, Tensor]:
+    """Per-row `-weight[t] * log_probs[t]` for the flat targets, mixed with the class-weighted
+    mean over classes when smoothing as PyTorch does, and 0 on ignored rows; also each row's
+    weight in a mean (its class weight, or 1; 0 where ignored). Ignored rows pick class 0,
+    a valid index for gather, and are then zeroed."""
+    keep = ops.compare("ne", target, int(ignore_index))
+    safe = ops.where(keep, target, 0)
     losses = -ops.gather(log_probs, 1, safe.reshape(-1, 1)).reshape(-1)
-    weights = None
-    if weight is not None:
+    if weight is None:
+        weights = mask(keep, log_probs.dtype)
+    else:
         weights = ops.where(keep, ops.gather(weight, 0, safe), 0.0)
         losses = losses * weights
         log_probs = log_probs * weight
@@ -202,17 +210,13 @@ def _picked_losses(
     return ops.where(keep, losses, 0.0), weights
 
 
-def _class_reduce(
-    losses: Tensor, keep: Tensor, weights: Tensor | None, shape: tuple, reduction: str
-) -> Tensor:
+def _class_reduce(losses: Tensor, weights: Tensor, shape: tuple, reduction: str) -> Tensor:
     """PyTorch's reduction of class-index losses: 'mean' divides by the total weight of the
     targets that count (their number when unweighted), so all ignored gives NaN."""
     if reduction == "none":
         return losses.reshape(shape)
     if reduction == "sum":
         return losses.sum()
-    if weights is None:
-        weights = mask(keep, losses.dtype)
     return losses.sum() / weights.sum()
 
 
@@ -230,8 +234,9 @@ def cross_entropy(
 
     `weight` scales each class's loss (a 'mean' divides by the weights of the targets);
     targets equal to `ignore_index` add 0 and are left out of the mean. Class indices without
-    `weight` take the fused softmax cross-entropy op (one kernel on a GPU); the rest is composed
-    of differentiable ops, so every path can be differentiated twice.
+    `weight` take the fused softmax cross-entropy op (one kernel on a GPU, which also skips the
+    ignored rows); the rest is composed of differentiable ops, so every path can be
+    differentiated twice.
     """
     op = "cross_entropy"
     _check_reduction(op, reduction)
@@ -243,15 +248,14 @@ def cross_entropy(
         return _cross_entropy_probabilities(
             input, target, weight, ignore_index, reduction, label_smoothing
         )
-    keep, safe = _class_targets(op, input, target, ignore_index)
-    logits = _class_rows(input)
+    _check_class_targets(op, input, target, ignore_index)
+    logits, flat = _class_rows(input), target.reshape(-1)
     if weight is None:
-        losses = ops.softmax_cross_entropy(logits, safe, label_smoothing)
-        losses, weights = ops.where(keep, losses, 0.0), None
-    else:
-        log_probs = log_softmax(logits, 1)
-        losses, weights = _picked_losses(log_probs, safe, keep, weight, label_smoothing)
-    return _class_reduce(losses, keep, weights, target.shape, reduction)
+        losses, counted = ops.softmax_cross_entropy(logits, flat, label_smoothing, ignore_index)
+        return _class_reduce(losses, counted, target.shape, reduction)
+    log_probs = log_softmax(logits, 1)
+    losses, weights = _picked_losses(log_probs, flat, ignore_index, weight, label_smoothing)
+    return _class_reduce(losses, weights, target.shape, reduction)
 
 
 def _cross_entropy_probabilities(
@@ -301,9 +305,10 @@ def nll_loss(
     _check_reduction(op, reduction)
     _check_class_input(op, input)
     _check_weight(op, input, weight)
-    keep, safe = _class_targets(op, input, target, ignore_index)
-    losses, weights = _picked_losses(_class_rows(input), safe, keep, weight, 0.0)
-    return _class_reduce(losses, keep, weights, target.shape, reduction)
+    _check_class_targets(op, input, target, ignore_index)
+    flat = target.reshape(-1)
+    losses, weights = _picked_losses(_class_rows(input), flat, ignore_index, weight, 0.0)
+    return _class_reduce(losses, weights, target.shape, reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

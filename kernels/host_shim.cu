@@ -27,8 +27,8 @@ void bias_act_forward_host(const T* x, const T* bias, T* y, long long n, long lo
 // lanes of a warp split a row on the GPU.
 template <typename T>
 void softmax_cross_entropy_forward_host(const T* logits, const long long* targets, T* losses,
-                                        T* probs, long long rows, int classes, T smoothing,
-                                        int parts) {
+                                        T* probs, T* counted, long long rows, int classes,
+                                        T smoothing, long long ignore_index, int parts) {
     for (long long row = 0; row < rows; ++row) {
         const T* x = logits + row * classes;
         RowStats<T> s = row_stats_empty<T>();
@@ -39,20 +39,19 @@ void softmax_cross_entropy_forward_host(const T* logits, const long long* target
         }
         for (int j = 0; j < classes; ++j) probs[row * classes + j] = softmax_prob(s, x[j]);
         long long target = targets[row];
-        bool valid = target >= 0 && target < classes;
-        losses[row] =
-            valid ? cross_entropy_loss(s, x[target], classes, smoothing) : T(BP_NAN);
+        losses[row] = cross_entropy_loss(s, x, target, classes, smoothing, ignore_index);
+        counted[row] = T(target != ignore_index);
     }
 }
 
 template <typename T>
 void softmax_cross_entropy_backward_host(const T* probs, const long long* targets,
                                          const T* grad_losses, T* grad, long long n,
-                                         int classes, T smoothing) {
+                                         int classes, T smoothing, long long ignore_index) {
     for (long long i = 0; i < n; ++i) {
         long long row = i / classes;
-        bool is_target = targets[row] == i - row * classes;
-        grad[i] = cross_entropy_grad(probs[i], is_target, classes, smoothing, grad_losses[row]);
+        grad[i] = cross_entropy_grad(probs[i], targets[row], i - row * classes, classes,
+                                     smoothing, grad_losses[row], ignore_index);
     }
 }
 
@@ -108,16 +107,16 @@ void adagrad_update_host(T* param, const T* grad, T* state_sum, long long n, T c
         bias_act_forward_host(x, bias, y, n, features, kind, alpha);                          \
     }                                                                                         \
     extern "C" void softmax_cross_entropy_forward_##SUFFIX(                                   \
-        const T* logits, const long long* targets, T* losses, T* probs, long long rows,       \
-        int classes, T smoothing, int parts) {                                                \
-        softmax_cross_entropy_forward_host(logits, targets, losses, probs, rows, classes,     \
-                                           smoothing, parts);                                 \
+        const T* logits, const long long* targets, T* losses, T* probs, T* counted,           \
+        long long rows, int classes, T smoothing, long long ignore_index, int parts) {        \
+        softmax_cross_entropy_forward_host(logits, targets, losses, probs, counted, rows,     \
+                                           classes, smoothing, ignore_index, parts);          \
     }                                                                                         \
     extern "C" void softmax_cross_entropy_backward_##SUFFIX(                                  \
         const T* probs, const long long* targets, const T* grad_losses, T* grad, long long n, \
-        int classes, T smoothing) {                                                           \
+        int classes, T smoothing, long long ignore_index) {                                   \
         softmax_cross_entropy_backward_host(probs, targets, grad_losses, grad, n, classes,    \
-                                            smoothing);                                       \
+                                            smoothing, ignore_index);                         \
     }                                                                                         \
     extern "C" void sgd_update_##SUFFIX(T* param, const T* grad, T* momentum_buffer,          \
                                         long long n, T lr, T momentum, T dampening,           \

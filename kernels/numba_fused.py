@@ -11,7 +11,9 @@ from .numba_launch import empty, flat, launch
 
 
 @cuda.jit
-def _softmax_cross_entropy_forward(logits, targets, losses, probs, classes, smoothing):
+def _softmax_cross_entropy_forward(
+    logits, targets, losses, probs, counted, classes, smoothing, ignore_index
+):
     for row in range(cuda.grid(1), losses.size, cuda.gridsize(1)):
         base = row * classes
         top = logits[base]
@@ -24,38 +26,54 @@ def _softmax_cross_entropy_forward(logits, targets, losses, probs, classes, smoo
             total += math.exp(shifted)
             shifted_sum += shifted
         log_total = math.log(total)
-        loss = -(1.0 - smoothing) * (logits[base + targets[row]] - top - log_total)
-        if smoothing != 0:
-            loss -= smoothing * (shifted_sum / classes - log_total)
+        target = targets[row]
+        if target == ignore_index:
+            loss = 0.0
+        elif target < 0 or target >= classes:
+            loss = math.nan
+        else:
+            loss = -(1.0 - smoothing) * (logits[base + target] - top - log_total)
+            if smoothing != 0:
+                loss -= smoothing * (shifted_sum / classes - log_total)
         losses[row] = loss
+        counted[row] = 0.0 if target == ignore_index else 1.0
         for j in range(classes):
             probs[base + j] = math.exp(logits[base + j] - top) / total
 
 
 @cuda.jit
-def _softmax_cross_entropy_backward(probs, targets, grad_losses, out, classes, smoothing):
+def _softmax_cross_entropy_backward(
+    probs, targets, grad_losses, out, classes, smoothing, ignore_index
+):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         row = i // classes
+        target = targets[row]
         grad = probs[i] - smoothing / classes
-        if i - row * classes == targets[row]:
+        if i - row * classes == target:
             grad -= 1.0 - smoothing
-        out[i] = grad * grad_losses[row]
+        out[i] = 0.0 if target == ignore_index else grad * grad_losses[row]
 
 
-def softmax_cross_entropy_forward(logits, targets, label_smoothing: float):
+def softmax_cross_entropy_forward(logits, targets, label_smoothing: float, ignore_index: int):
+    """Per-row losses, the softmax and the rows that count (see the CUDA C kernel)."""
     n, classes = logits.shape
     losses = empty((n,), logits.dtype)
+    counted = empty((n,), logits.dtype)
     probs = empty((n, classes), logits.dtype)
-    args = (flat(logits), flat(targets), losses, flat(probs), classes, label_smoothing)
-    launch(_softmax_cross_entropy_forward, n, *args)
-    return losses, probs
+    arrays = (flat(logits), flat(targets), losses, flat(probs), counted)
+    launch(_softmax_cross_entropy_forward, n, *arrays, classes, label_smoothing, ignore_index)
+    return losses, probs, counted
 
 
-def softmax_cross_entropy_backward(probs, targets, grad_losses, label_smoothing: float):
+def softmax_cross_entropy_backward(
+    probs, targets, grad_losses, label_smoothing: float, ignore_index: int
+):
     n, classes = probs.shape
     out = empty((n, classes), probs.dtype)
-    args = (flat(probs), flat(targets), flat(grad_losses), flat(out), classes, label_smoothing)
-    launch(_softmax_cross_entropy_backward, out.size, *args)
+    arrays = (flat(probs), flat(targets), flat(grad_losses), flat(out))
+    launch(
+        _softmax_cross_entropy_backward, out.size, *arrays, classes, label_smoothing, ignore_index
+    )
     return out
 
 

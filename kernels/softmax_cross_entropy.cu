@@ -1,7 +1,8 @@
 // Softmax cross-entropy kernels for float32 (_f32) and float64 (_f64). The forward gives each
 // row to one warp: the lanes split the row's logits, merge their running statistics with
 // shuffles, and write the softmax, reading the logits twice. The backward is elementwise.
-// A target outside [0, classes) gives a NaN loss instead of an out-of-bounds read.
+// Rows whose target is `ignore_index` give a loss of 0, a count of 0 and a zero gradient; a
+// `counted` flag per row (1 or 0) is the divisor of a mean, so no other kernel has to find them.
 #include "softmax_cross_entropy.cuh"
 
 #define BP_WARP_SIZE 32
@@ -20,8 +21,9 @@ __device__ RowStats<T> warp_merge(RowStats<T> s) {
 
 template <typename T>
 __device__ void softmax_cross_entropy_forward_rows(const T* logits, const long long* targets,
-                                                   T* losses, T* probs, long long rows,
-                                                   int classes, T smoothing) {
+                                                   T* losses, T* probs, T* counted,
+                                                   long long rows, int classes, T smoothing,
+                                                   long long ignore_index) {
     int lane = threadIdx.x % BP_WARP_SIZE;
     long long warps_per_block = blockDim.x / BP_WARP_SIZE;
     long long first_row = blockIdx.x * warps_per_block + threadIdx.x / BP_WARP_SIZE;
@@ -35,9 +37,8 @@ __device__ void softmax_cross_entropy_forward_rows(const T* logits, const long l
         }
         if (lane == 0) {
             long long target = targets[row];
-            bool valid = target >= 0 && target < classes;
-            losses[row] =
-                valid ? cross_entropy_loss(s, x[target], classes, smoothing) : T(BP_NAN);
+            losses[row] = cross_entropy_loss(s, x, target, classes, smoothing, ignore_index);
+            counted[row] = T(target != ignore_index);
         }
     }
 }
@@ -45,35 +46,40 @@ __device__ void softmax_cross_entropy_forward_rows(const T* logits, const long l
 template <typename T>
 __device__ void softmax_cross_entropy_backward_loop(const T* probs, const long long* targets,
                                                     const T* grad_losses, T* grad,
-                                                    long long n, int classes, T smoothing) {
+                                                    long long n, int classes, T smoothing,
+                                                    long long ignore_index) {
     long long stride = (long long)blockDim.x * gridDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         long long row = i / classes;
-        bool is_target = targets[row] == i - row * classes;
-        grad[i] = cross_entropy_grad(probs[i], is_target, classes, smoothing, grad_losses[row]);
+        grad[i] = cross_entropy_grad(probs[i], targets[row], i - row * classes, classes,
+                                     smoothing, grad_losses[row], ignore_index);
     }
 }
 
 extern "C" __global__ void softmax_cross_entropy_forward_f32(
-    const float* logits, const long long* targets, float* losses, float* probs, long long rows,
-    int classes, float smoothing) {
-    softmax_cross_entropy_forward_rows(logits, targets, losses, probs, rows, classes, smoothing);
+    const float* logits, const long long* targets, float* losses, float* probs, float* counted,
+    long long rows, int classes, float smoothing, long long ignore_index) {
+    softmax_cross_entropy_forward_rows(logits, targets, losses, probs, counted, rows, classes,
+                                       smoothing, ignore_index);
 }
 
 extern "C" __global__ void softmax_cross_entropy_forward_f64(
     const double* logits, const long long* targets, double* losses, double* probs,
-    long long rows, int classes, double smoothing) {
-    softmax_cross_entropy_forward_rows(logits, targets, losses, probs, rows, classes, smoothing);
+    double* counted, long long rows, int classes, double smoothing, long long ignore_index) {
+    softmax_cross_entropy_forward_rows(logits, targets, losses, probs, counted, rows, classes,
+                                       smoothing, ignore_index);
 }
 
 extern "C" __global__ void softmax_cross_entropy_backward_f32(
     const float* probs, const long long* targets, const float* grad_losses, float* grad,
-    long long n, int classes, float smoothing) {
-    softmax_cross_entropy_backward_loop(probs, targets, grad_losses, grad, n, classes, smoothing);
+    long long n, int classes, float smoothing, long long ignore_index) {
+    softmax_cross_entropy_backward_loop(probs, targets, grad_losses, grad, n, classes, smoothing,
+                                        ignore_index);
 }
 
 extern "C" __global__ void softmax_cross_entropy_backward_f64(
     const double* probs, const long long* targets, const double* grad_losses, double* grad,
-    long long n, int classes, double smoothing) {
-    softmax_cross_entropy_backward_loop(probs, targets, grad_losses, grad, n, classes, smoothing);
+    long long n, int classes, double smoothing, long long ignore_index) {
+    softmax_cross_entropy_backward_loop(probs, targets, grad_losses, grad, n, classes, smoothing,
+                                        ignore_index);
 }

@@ -39,10 +39,15 @@ BP_HOST_DEVICE RowStats<T> row_stats_merge(RowStats<T> a, RowStats<T> b) {
     return RowStats<T>{max, sum_exp, a.sum + b.sum};
 }
 
-// -(1 - s) * log p[target] - s * mean(log p), where log p = x - logsumexp(x).
+// -(1 - s) * log p[target] - s * mean(log p), where log p = x - logsumexp(x), for the row's
+// logits `x`. A target equal to `ignore_index` gives 0 (the row is left out of a mean); any other
+// target outside [0, classes) gives NaN instead of an out-of-bounds read.
 template <typename T>
-BP_HOST_DEVICE T cross_entropy_loss(RowStats<T> s, T target_logit, int classes, T smoothing) {
-    T loss = s.max + log(s.sum_exp) - (T(1) - smoothing) * target_logit;
+BP_HOST_DEVICE T cross_entropy_loss(RowStats<T> s, const T* x, long long target, int classes,
+                                    T smoothing, long long ignore_index) {
+    if (target == ignore_index) return T(0);
+    if (target < 0 || target >= classes) return T(BP_NAN);
+    T loss = s.max + log(s.sum_exp) - (T(1) - smoothing) * x[target];
     // Skipped without smoothing, where a -inf logit would make it 0 * -inf = NaN.
     if (smoothing != T(0)) loss -= smoothing * s.sum / T(classes);
     return loss;
@@ -53,10 +58,12 @@ BP_HOST_DEVICE T softmax_prob(RowStats<T> s, T x) {
     return exp(x - s.max) / s.sum_exp;
 }
 
-// d loss / d logit for one class of one row, scaled by the row's upstream gradient.
+// d loss / d logit for class `j` of a row, scaled by the row's upstream gradient: 0 on a row
+// whose target is `ignore_index`, whose loss is the constant 0.
 template <typename T>
-BP_HOST_DEVICE T cross_entropy_grad(T prob, bool is_target, int classes, T smoothing,
-                                    T grad_loss) {
-    T g = prob - smoothing / T(classes) - (is_target ? T(1) - smoothing : T(0));
+BP_HOST_DEVICE T cross_entropy_grad(T prob, long long target, long long j, int classes,
+                                    T smoothing, T grad_loss, long long ignore_index) {
+    if (target == ignore_index) return T(0);
+    T g = prob - smoothing / T(classes) - (target == j ? T(1) - smoothing : T(0));
     return g * grad_loss;
 }

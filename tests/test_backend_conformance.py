@@ -741,31 +741,51 @@ def _log_softmax(logits):
 
 @DTYPES
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-def test_softmax_cross_entropy(device, label_smoothing, dtype):
+@pytest.mark.parametrize("ignore_index", [-100, 4])
+def test_softmax_cross_entropy(device, label_smoothing, ignore_index, dtype):
+    """Rows whose target is `ignore_index` (-100, or a real class as torch allows) have loss 0,
+    count 0 and a zero gradient; the other rows are the smoothed cross-entropy."""
     b = device.backend
-    logits = randn((3, 5), seed=46) * 3
+    logits = randn((4, 5), seed=46) * 3
     logits[0, 0] = 40.0  # large logits must not overflow
-    targets = np.array([0, 4, 4], INT)
-    grad_losses = randn((3,), seed=47)
+    targets = np.array([0, 4, ignore_index, 2], INT)
+    grad_losses = randn((4,), seed=47)
     ref = rounded(logits, dtype)
     log_probs = _log_softmax(ref)
     n, classes = ref.shape
-    picked = log_probs[np.arange(n), targets]
+    kept = targets != ignore_index
+    picked = log_probs[np.arange(n), np.where(kept, targets, 0)]
     expected_losses = -(1 - label_smoothing) * picked - label_smoothing * log_probs.mean(axis=1)
-    onehot = np.eye(classes)[targets]
+    onehot = np.eye(classes)[np.where(kept, targets, 0)]
     smoothed = (1 - label_smoothing) * onehot + label_smoothing / classes
     expected_grad = (np.exp(log_probs) - smoothed) * rounded(grad_losses, dtype)[:, None]
 
-    losses, probs = b.softmax_cross_entropy_forward(
-        put(b, logits, dtype), b.from_host(targets), label_smoothing
+    losses, probs, counted = b.softmax_cross_entropy_forward(
+        put(b, logits, dtype), b.from_host(targets), label_smoothing, ignore_index
     )
-    assert_close(get(b, losses), expected_losses, dtype)
+    assert_close(get(b, losses), np.where(kept, expected_losses, 0.0), dtype)
     assert_close(get(b, probs), np.exp(log_probs), dtype)
+    assert get(b, counted).dtype == dtype
+    np.testing.assert_array_equal(get(b, counted), kept)
     grad = b.softmax_cross_entropy_backward(
-        probs, b.from_host(targets), put(b, grad_losses, dtype), label_smoothing
+        probs, b.from_host(targets), put(b, grad_losses, dtype), label_smoothing, ignore_index
     )
-    assert_close(get(b, grad), expected_grad, dtype)
+    assert_close(get(b, grad), expected_grad * kept[:, None], dtype)
     assert_close(get(b, probs), np.exp(log_probs), dtype, err_msg="backward changed the probs")
+
+
+def test_a_target_out_of_range_gives_a_nan_loss(device):
+    """No backend reads outside the row: a class < 0 or >= C that is not ignored gives NaN
+    (the functional layer turns it into an IndexError on the CPU), and no gradient."""
+    b = device.backend
+    logits = put(b, randn((4, 3), seed=48), np.float64)
+    targets = b.from_host(np.array([-1, 3, 1, -100], INT))
+    losses, probs, counted = b.softmax_cross_entropy_forward(logits, targets)
+    losses = get(b, losses)
+    assert np.isnan(losses[:2]).all() and np.isfinite(losses[2]) and losses[3] == 0
+    np.testing.assert_array_equal(get(b, counted), [1, 1, 1, 0])
+    grad = get(b, b.softmax_cross_entropy_backward(probs, targets, b.ones((4,), np.float64)))
+    np.testing.assert_allclose(grad[:2], get(b, probs)[:2], rtol=1e-15)
 
 
 # -- optimizer updates ---------------------------------------------------------------------------

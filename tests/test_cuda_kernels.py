@@ -110,8 +110,8 @@ SIGNATURES = {
     "act_forward": "AAqiS",
     "act_backward": "AAAAqiS",
     "bias_act_forward": "AAAqqiS",
-    "softmax_cross_entropy_forward": "ALAAqiSi",
-    "softmax_cross_entropy_backward": "ALAAqiS",
+    "softmax_cross_entropy_forward": "ALAAAqiSqi",
+    "softmax_cross_entropy_backward": "ALAAqiSq",
     "sgd_update": "AAAqSSSbSb",
     "adam_update": "AAAAAqSSSSSbbSS",
     "rmsprop_update": "AAAAAqSSSSSb",
@@ -229,71 +229,59 @@ def test_softmax_cross_entropy_forward_matches_the_numpy_backend(
     logits = rng.normal(0.0, 5.0, size=(6, 10)).astype(dtype)
     logits[0] += 1000.0  # a shift must not overflow
     logits[1, 3] = -np.inf  # a class that can never be chosen
-    targets = np.array([0, 2, 9, 5, 1, 4], dtype=np.int64)
-    losses, probs = np.empty(6, dtype), np.empty_like(logits)
-    call(
-        shim,
-        "softmax_cross_entropy_forward",
-        dtype,
-        logits,
-        targets,
-        losses,
-        probs,
-        6,
-        10,
-        smoothing,
-        parts,
-    )
-    expected_losses, expected_probs = numpy_backend.softmax_cross_entropy_forward(
+    targets = np.array([0, 2, 9, -100, 1, 4], dtype=np.int64)
+    losses, probs, counted = np.empty(6, dtype), np.empty_like(logits), np.empty(6, dtype)
+    arrays = (logits, targets, losses, probs, counted)
+    call(shim, "softmax_cross_entropy_forward", dtype, *arrays, 6, 10, smoothing, -100, parts)
+    expected_losses, expected_probs, expected_counted = numpy_backend.softmax_cross_entropy_forward(
         logits, targets, smoothing
     )
     np.testing.assert_allclose(probs, expected_probs, **TOLERANCES[dtype])
     np.testing.assert_allclose(losses, expected_losses, rtol=TOLERANCES[dtype]["rtol"], atol=1e-5)
+    np.testing.assert_array_equal(counted, expected_counted)
+    assert losses[3] == 0 and counted[3] == 0, "the ignored row"
 
 
 def test_a_target_out_of_range_gives_a_nan_loss_not_a_wild_read(shim, rng):
-    logits = rng.normal(size=(3, 4))
-    targets = np.array([-1, 4, 2], dtype=np.int64)
-    losses, probs = np.empty(3), np.empty_like(logits)
-    call(
-        shim,
-        "softmax_cross_entropy_forward",
-        np.float64,
-        logits,
-        targets,
-        losses,
-        probs,
-        3,
-        4,
-        0.0,
-        1,
-    )
+    logits = rng.normal(size=(4, 4))
+    targets = np.array([-1, 4, 2, 7], dtype=np.int64)
+    losses, probs, counted = np.empty(4), np.empty_like(logits), np.empty(4)
+    arrays = (logits, targets, losses, probs, counted)
+    call(shim, "softmax_cross_entropy_forward", np.float64, *arrays, 4, 4, 0.0, 7, 1)
     assert np.isnan(losses[:2]).all()
     assert np.isfinite(losses[2])
+    assert losses[3] == 0, "ignore_index may lie outside [0, classes)"
+    np.testing.assert_array_equal(counted, [1, 1, 1, 0])
 
 
 @DTYPES
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
-def test_softmax_cross_entropy_backward_matches_the_numpy_backend(shim, rng, smoothing, dtype):
+@pytest.mark.parametrize("ignore_index", [-100, 3])
+def test_softmax_cross_entropy_backward_matches_the_numpy_backend(
+    shim, rng, smoothing, ignore_index, dtype
+):
     logits = rng.normal(size=(5, 7)).astype(dtype)
-    targets = rng.integers(0, 7, size=5)
-    _, probs = numpy_backend.softmax_cross_entropy_forward(logits, targets, smoothing)
+    targets = np.array([3, 0, -100, 6, 3])
+    _, probs, _ = numpy_backend.softmax_cross_entropy_forward(logits, targets, smoothing)
     grad_losses = rng.normal(size=5).astype(dtype)
     grad = np.empty_like(probs)
+    arrays = (probs, targets, grad_losses, grad)
     call(
         shim,
         "softmax_cross_entropy_backward",
         dtype,
-        probs,
-        targets,
-        grad_losses,
-        grad,
+        *arrays,
         probs.size,
         7,
         smoothing,
+        ignore_index,
     )
-    expected = numpy_backend.softmax_cross_entropy_backward(probs, targets, grad_losses, smoothing)
+    expected = numpy_backend.softmax_cross_entropy_backward(
+        probs, targets, grad_losses, smoothing, ignore_index
+    )
     np.testing.assert_allclose(grad, expected, **TOLERANCES[dtype])
+    ignored = targets == ignore_index
+    assert ignored.any() and not grad[ignored].any(), "ignored rows have no gradient"
 
 
 SGD_SETTINGS = [

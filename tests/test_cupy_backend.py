@@ -179,12 +179,14 @@ def test_activation_of_an_unknown_name_is_an_error(gpu):
 def test_softmax_cross_entropy_matches_numpy(gpu, rng, classes, smoothing, dtype):
     logits = rng.normal(0.0, 3.0, size=(37, classes)).astype(dtype)
     targets = rng.integers(0, classes, size=37)
-    losses, probs = numpy_backend.softmax_cross_entropy_forward(logits, targets, smoothing)
-    got_losses, got_probs = gpu.softmax_cross_entropy_forward(
+    targets[[3, 20]] = -100
+    losses, probs, counted = numpy_backend.softmax_cross_entropy_forward(logits, targets, smoothing)
+    got_losses, got_probs, got_counted = gpu.softmax_cross_entropy_forward(
         gpu.from_host(logits), gpu.from_host(targets), smoothing
     )
     close(got_losses, losses, dtype)
     close(got_probs, probs, dtype)
+    np.testing.assert_array_equal(got_counted.get(), counted)
     grad_losses = rng.normal(size=37).astype(dtype)
     expected = numpy_backend.softmax_cross_entropy_backward(probs, targets, grad_losses, smoothing)
     got = gpu.softmax_cross_entropy_backward(
@@ -350,7 +352,7 @@ def test_matmul_and_our_kernels_replay_from_a_captured_cuda_graph(gpu, cp, rng):
         logits = gpu.bias_act_forward(
             "relu", gpu.matmul(x, w, False, True), gpu.ones(4, np.float32)
         )
-        losses, probs = gpu.softmax_cross_entropy_forward(logits, targets)
+        losses, probs, _ = gpu.softmax_cross_entropy_forward(logits, targets)
         grad_logits = gpu.softmax_cross_entropy_backward(probs, targets, gpu.ones(16, np.float32))
         gpu.sgd_update(w, gpu.matmul(grad_logits, x, True, False), buffer, lr=0.1, momentum=0.9)
         return losses
@@ -368,7 +370,7 @@ def test_matmul_and_our_kernels_replay_from_a_captured_cuda_graph(gpu, cp, rng):
 
     x_host, targets_host = x.get(), targets.get()
     logits = numpy_backend.bias_act_forward("relu", x_host @ w_before.T, np.ones(4, np.float32))
-    expected_losses, probs = numpy_backend.softmax_cross_entropy_forward(logits, targets_host)
+    expected_losses, probs, _ = numpy_backend.softmax_cross_entropy_forward(logits, targets_host)
     grad_logits = numpy_backend.softmax_cross_entropy_backward(
         probs, targets_host, np.ones(16, np.float32)
     )

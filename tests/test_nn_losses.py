@@ -414,26 +414,55 @@ def test_loss_gradients_with_respect_to_targets_pass_gradcheck():
 # -- the fused path, and no reads of device data ------------------------------------------------
 
 
-def test_ignored_targets_reach_the_fused_op_as_valid_indices(monkeypatch, rng):
-    """The fused kernel reads an out-of-range index as NaN on a GPU: ignored targets are
-    replaced by class 0 before it, and their losses are dropped after."""
+def test_ignored_targets_reach_the_fused_op_unchanged(monkeypatch, rng):
+    """The fused kernel itself skips the rows whose target is `ignore_index` and counts the
+    others, so the targets reach it as they are, with no masking ops around it."""
     backend = bp.tensor(0.0).backend
     seen = []
     original = backend.softmax_cross_entropy_forward
 
-    def spy(logits, targets, label_smoothing=0.0):
-        seen.append(np.array(targets))
-        return original(logits, targets, label_smoothing)
+    def spy(logits, targets, label_smoothing=0.0, ignore_index=-100):
+        seen.append((np.array(targets), ignore_index))
+        return original(logits, targets, label_smoothing, ignore_index)
 
     monkeypatch.setattr(backend, "softmax_cross_entropy_forward", spy)
-    labels = with_ignored(rng.integers(1, 4, (2, 3)), [1, 4])
-    F.cross_entropy(bp.tensor(rng.standard_normal((2, 4, 3))), index(labels))
+    labels = with_ignored(rng.integers(1, 4, (2, 3)), [1, 4], ignore_index=7)
+    F.cross_entropy(bp.tensor(rng.standard_normal((2, 4, 3))), index(labels), ignore_index=7)
     assert len(seen) == 1
-    np.testing.assert_array_equal(seen[0], np.where(labels < 0, 0, labels).reshape(-1))
-    F.cross_entropy(
-        bp.tensor(rng.standard_normal((2, 4, 3))), index(labels), bp.ones(4, dtype="float64")
-    )
+    np.testing.assert_array_equal(seen[0][0], labels.reshape(-1))
+    assert seen[0][1] == 7
+    weight = bp.ones(4, dtype="float64")
+    F.cross_entropy(bp.tensor(rng.standard_normal((2, 4, 3))), index(labels), weight, 7)
     assert len(seen) == 1, "with class weights the loss is composed, not fused"
+
+
+def test_a_mean_cross_entropy_step_is_four_backend_ops_each_way(monkeypatch, rng):
+    """One fused op, two sums and a division forward; the division's and the sum's gradients
+    and the fused backward (after the seed) backward: on a GPU every op is a kernel launch,
+    and the default `ignore_index=-100` must not add any."""
+    backend = bp.tensor(0.0).backend
+    calls = []
+    for name in ("binary", "compare", "where", "reduce", "full", "astype", "ones"):
+        original = getattr(backend, name)
+        monkeypatch.setattr(
+            backend, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k)
+        )
+    x = leaf(rng.standard_normal((8, 5)))
+    loss = F.cross_entropy(x, index(rng.integers(0, 5, 8)))
+    assert sorted(calls) == ["binary", "reduce", "reduce"]
+    calls.clear()
+    loss.backward()
+    assert sorted(calls) == ["binary", "ones"]
+
+
+def test_a_class_out_of_range_on_the_cpu_is_an_index_error(rng):
+    x = bp.tensor(rng.standard_normal((3, 4)))
+    for loss in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(IndexError, match=rf"{loss.__name__}: target 4 is out of bounds for 4"):
+            loss(x, index([0, 4, 1]))
+        with pytest.raises(IndexError, match=r"target -1 is out of bounds.*ignore_index \(-100\)"):
+            loss(x, index([0, -1, 1]))
+        loss(x, index([0, 9, 1]), ignore_index=9)
 
 
 def test_losses_never_read_device_data(monkeypatch, rng):

@@ -367,18 +367,19 @@ def test_unknown_activation_names_the_known_ones(nb):
 @needs_numba
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 def test_softmax_cross_entropy_forward_and_backward(nb, ref, label_smoothing, rng):
-    logits = rng.normal(size=(4, 5)) * 3
-    targets = np.array([0, 4, 2, 2])
-    grad_losses = rng.normal(size=4)
-    losses, probs = ref.softmax_cross_entropy_forward(logits, targets, label_smoothing)
-    got_losses, got_probs = nb.softmax_cross_entropy_forward(
-        nb.from_host(logits), nb.from_host(targets), label_smoothing
+    logits = rng.normal(size=(5, 5)) * 3
+    targets = np.array([0, 4, 2, -100, 2])
+    grad_losses = rng.normal(size=5)
+    losses, probs, counted = ref.softmax_cross_entropy_forward(logits, targets, label_smoothing)
+    got_losses, got_probs, got_counted = nb.softmax_cross_entropy_forward(
+        nb.from_host(logits), nb.from_host(targets), label_smoothing, -100
     )
     check(nb, got_losses, losses, 1e-12)
     check(nb, got_probs, probs, 1e-12)
+    check(nb, got_counted, counted, 0)
     expected = ref.softmax_cross_entropy_backward(probs, targets, grad_losses, label_smoothing)
     result = nb.softmax_cross_entropy_backward(
-        got_probs, nb.from_host(targets), nb.from_host(grad_losses), label_smoothing
+        got_probs, nb.from_host(targets), nb.from_host(grad_losses), label_smoothing, -100
     )
     check(nb, result, expected, 1e-12)
 

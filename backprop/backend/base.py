@@ -330,29 +330,45 @@ class Backend:
     # -- fused losses ------------------------------------------------------------------------
 
     def softmax_cross_entropy_forward(
-        self, logits: Any, targets: Any, label_smoothing: float = 0.0
-    ) -> tuple[Any, Any]:
-        """Per-row losses (N,) and the softmax (N, C) of `logits` for integer `targets` (N,)."""
+        self, logits: Any, targets: Any, label_smoothing: float = 0.0, ignore_index: int = -100
+    ) -> tuple[Any, Any, Any]:
+        """Per-row losses (N,), the softmax (N, C) of `logits` for integer `targets` (N,), and
+        which rows count towards a mean (N,), 1 or 0 in the logits' dtype. A row whose target is
+        `ignore_index` has loss 0 and counts 0; another target outside [0, C) gives a NaN loss.
+        """
         xp = self.xp
+        classes = logits.shape[1]
+        counted = targets != ignore_index
+        inside = (targets >= 0) & (targets < classes)
         shifted = logits - xp.max(logits, axis=1, keepdims=True)
         exp = xp.exp(shifted)
         total = xp.sum(exp, axis=1, keepdims=True)
         log_probs = shifted - xp.log(total)
-        picked = xp.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
+        safe = xp.where(inside, targets, 0)
+        picked = xp.take_along_axis(log_probs, safe[:, None], axis=1)[:, 0]
         losses = -(1 - label_smoothing) * picked
         if label_smoothing:
             losses = losses - label_smoothing * xp.mean(log_probs, axis=1)
-        return losses, exp / total
+        losses = xp.where(inside, losses, xp.nan).astype(logits.dtype, copy=False)
+        losses = xp.where(counted, losses, 0).astype(logits.dtype, copy=False)
+        return losses, exp / total, counted.astype(logits.dtype)
 
     def softmax_cross_entropy_backward(
-        self, probs: Any, targets: Any, grad_losses: Any, label_smoothing: float = 0.0
+        self,
+        probs: Any,
+        targets: Any,
+        grad_losses: Any,
+        label_smoothing: float = 0.0,
+        ignore_index: int = -100,
     ) -> Any:
-        """Gradient of the per-row losses with respect to the logits."""
+        """Gradient of the per-row losses with respect to the logits: zero on ignored rows."""
         xp = self.xp
         n, classes = probs.shape
+        inside = (targets >= 0) & (targets < classes)
         grad = probs - label_smoothing / classes
-        grad[xp.arange(n), targets] -= 1 - label_smoothing
-        return grad * grad_losses[:, None]
+        grad[xp.arange(n), xp.where(inside, targets, 0)] -= (1 - label_smoothing) * inside
+        scale = xp.where(targets != ignore_index, grad_losses, 0).astype(probs.dtype, copy=False)
+        return grad * scale[:, None]
 
     # -- optimizer updates (in place) ----------------------------------------------------------
     #

@@ -354,40 +354,49 @@ class CupyBackend(Backend):
         return self._erf(x)
 
     def softmax_cross_entropy_forward(
-        self, logits: Any, targets: Any, label_smoothing: float = 0.0
-    ) -> tuple[Any, Any]:
+        self, logits: Any, targets: Any, label_smoothing: float = 0.0, ignore_index: int = -100
+    ) -> tuple[Any, Any, Any]:
         """One warp per row: the row's max, sum of exponentials and loss in one read, then the
-        softmax. A target outside [0, classes) gives a NaN loss."""
+        softmax; the row's count (0 where its target is `ignore_index`) in the same pass."""
         if not (_kernel_ready(logits) and logits.ndim == 2 and logits.shape[1] > 0):
-            return super().softmax_cross_entropy_forward(logits, targets, label_smoothing)
+            return super().softmax_cross_entropy_forward(
+                logits, targets, label_smoothing, ignore_index
+            )
         logits = cupy.ascontiguousarray(logits)
         targets = cupy.ascontiguousarray(targets, dtype=np.int64)
         rows, classes = logits.shape
         losses = cupy.empty(rows, dtype=logits.dtype)
+        counted = cupy.empty(rows, dtype=logits.dtype)
         probs = cupy.empty_like(logits)
         if rows:
             smoothing = logits.dtype.type(label_smoothing)
-            args = (logits, targets, losses, probs, np.int64(rows), np.int32(classes), smoothing)
+            sizes = (np.int64(rows), np.int32(classes), smoothing, np.int64(ignore_index))
+            args = (logits, targets, losses, probs, counted, *sizes)
             blocks = self._blocks(rows, THREADS_PER_BLOCK // WARP_SIZE)
             self._launch("softmax_cross_entropy.cu", "softmax_cross_entropy_forward", blocks, args)
-        return losses, probs
+        return losses, probs, counted
 
     def softmax_cross_entropy_backward(
-        self, probs: Any, targets: Any, grad_losses: Any, label_smoothing: float = 0.0
+        self,
+        probs: Any,
+        targets: Any,
+        grad_losses: Any,
+        label_smoothing: float = 0.0,
+        ignore_index: int = -100,
     ) -> Any:
         rows_match = probs.ndim == 2 and grad_losses.shape == probs.shape[:1]
         if not (rows_match and _kernel_ready(probs) and grad_losses.dtype == probs.dtype):
             return super().softmax_cross_entropy_backward(
-                probs, targets, grad_losses, label_smoothing
+                probs, targets, grad_losses, label_smoothing, ignore_index
             )
         probs = cupy.ascontiguousarray(probs)
         targets = cupy.ascontiguousarray(targets, dtype=np.int64)
         grad_losses = cupy.ascontiguousarray(grad_losses)
         grad = cupy.empty_like(probs)
         if probs.size:
-            size, classes = np.int64(probs.size), np.int32(probs.shape[1])
             smoothing = probs.dtype.type(label_smoothing)
-            args = (probs, targets, grad_losses, grad, size, classes, smoothing)
+            sizes = (np.int64(probs.size), np.int32(probs.shape[1]), smoothing)
+            args = (probs, targets, grad_losses, grad, *sizes, np.int64(ignore_index))
             blocks = self._blocks(probs.size)
             self._launch("softmax_cross_entropy.cu", "softmax_cross_entropy_backward", blocks, args)
         return grad

@@ -259,16 +259,24 @@ class NumbaBackend(Backend):
     # -- fused losses ----------------------------------------------------------------------
 
     def softmax_cross_entropy_forward(
-        self, logits: Any, targets: Any, label_smoothing: float = 0.0
-    ) -> tuple[Any, Any]:
-        """Per-row losses (N,) and the softmax (N, C): one thread per row."""
-        return self._fused.softmax_cross_entropy_forward(logits, targets, float(label_smoothing))
+        self, logits: Any, targets: Any, label_smoothing: float = 0.0, ignore_index: int = -100
+    ) -> tuple[Any, Any, Any]:
+        """Per-row losses (N,), the softmax (N, C) and the rows that count: one thread per row."""
+        smoothing, ignore = float(label_smoothing), int(ignore_index)
+        return self._fused.softmax_cross_entropy_forward(logits, targets, smoothing, ignore)
 
     def softmax_cross_entropy_backward(
-        self, probs: Any, targets: Any, grad_losses: Any, label_smoothing: float = 0.0
+        self,
+        probs: Any,
+        targets: Any,
+        grad_losses: Any,
+        label_smoothing: float = 0.0,
+        ignore_index: int = -100,
     ) -> Any:
-        smoothing = float(label_smoothing)
-        return self._fused.softmax_cross_entropy_backward(probs, targets, grad_losses, smoothing)
+        smoothing, ignore = float(label_smoothing), int(ignore_index)
+        return self._fused.softmax_cross_entropy_backward(
+            probs, targets, grad_losses, smoothing, ignore
+        )
 
     # -- optimizer updates (in place, one kernel each) -------------------------------------
 

@@ -7,6 +7,8 @@ built from differentiable ops instead, so it can be differentiated again.
 
 from __future__ import annotations
 
+import numpy as np
+
 from backprop.autograd import Function, is_grad_enabled
 from backprop.ops.common import normalize_axis, require_float
 from backprop.ops.movement import reshape
@@ -51,34 +53,38 @@ class LogSoftmax(Function):
 
 class SoftmaxCrossEntropy(Function):
     """Per-row `-log softmax(logits)[target]`, with optional label smoothing; the targets
-    are a constant integer array."""
+    are a constant integer array, and rows whose target is `ignore_index` give 0. The forward
+    also leaves `counted`, each row's 1 or 0, the divisor of a mean."""
 
-    def __init__(self, targets, label_smoothing: float):
+    def __init__(self, targets, label_smoothing: float, ignore_index: int):
         self.targets, self.label_smoothing = targets, label_smoothing
+        self.ignore_index = ignore_index
 
     def forward(self, logits):
-        losses, self.probs = self.backend.softmax_cross_entropy_forward(
-            logits, self.targets, self.label_smoothing
+        losses, self.probs, self.counted = self.backend.softmax_cross_entropy_forward(
+            logits, self.targets, self.label_smoothing, self.ignore_index
         )
         return losses
 
     def backward(self, gy):
         if not is_grad_enabled():
             grad = self.backend.softmax_cross_entropy_backward(
-                self.probs, self.targets, gy.data, self.label_smoothing
+                self.probs, self.targets, gy.data, self.label_smoothing, self.ignore_index
             )
             return Tensor._make(grad, gy.device)
         logits = self.inputs[0]
         n, classes = logits.shape
         b = self.backend
-        onehot = b.scatter_add(
-            (n, classes), 1, b.reshape(self.targets, (n, 1)), b.ones((n, 1), logits.dtype)
-        )
+        # Ignored rows pick class 0 here; their upstream gradient is zeroed below.
+        kept = b.compare("ne", self.targets, self.ignore_index)
+        picked = b.reshape(b.where(kept, self.targets, 0), (n, 1))
+        onehot = b.scatter_add((n, classes), 1, picked, b.ones((n, 1), logits.dtype))
         smoothing = self.label_smoothing
         target = _const(
             b.binary("add", b.binary("mul", onehot, 1 - smoothing), smoothing / classes), gy
         )
-        return (softmax(logits, 1) - target) * gy.reshape(n, 1)
+        counted = _const(b.reshape(self.counted, (n, 1)), gy)
+        return (softmax(logits, 1) - target) * (gy.reshape(n, 1) * counted)
 
 
 def _const(array, like: Tensor) -> Tensor:
@@ -101,8 +107,13 @@ def _along_axis(cls: type[Function], op: str, x: Tensor, axis: int) -> Tensor:
     return cls(axis)(x)
 
 
-def softmax_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
-    """Per-row cross-entropy losses (N,) of logits (N, C) against integer class targets (N,)."""
+def softmax_cross_entropy(
+    logits: Tensor, targets: Tensor, label_smoothing: float = 0.0, ignore_index: int = -100
+) -> tuple[Tensor, Tensor]:
+    """Per-row cross-entropy losses (N,) of logits (N, C) against integer class targets (N,),
+    in one fused op, and which rows count towards a mean (N,): 1, or 0 where the target is
+    `ignore_index` (whose loss and gradient are 0). A target outside [0, C) gives a NaN loss.
+    """
     require_float("cross_entropy", logits)
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
@@ -122,4 +133,8 @@ def softmax_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: floa
         )
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    return SoftmaxCrossEntropy(targets.data, float(label_smoothing))(logits)
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"cross_entropy: ignore_index must be an int, got {ignore_index!r}")
+    op = SoftmaxCrossEntropy(targets.data, float(label_smoothing), int(ignore_index))
+    losses = op(logits)
+    return losses, _const(op.counted, losses)
