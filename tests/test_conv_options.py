@@ -89,6 +89,19 @@ def test_reflect_pad_mirrors_without_repeating_the_edge():
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_pad_copies_no_host_data_to_the_device(monkeypatch, mode):
+    """Slices and concatenations only, no index array: a step that pads stays capturable."""
+    x = leaf((2, 3, 4, 5))
+
+    def no_host_copies(_):
+        raise AssertionError("pad copied host data to the device")
+
+    monkeypatch.setattr(x.backend, "from_host", no_host_copies)
+    for widths in [(2, 1, 3, 0), (-1, 3, 1, -2)]:
+        F.pad(x, widths, mode=mode).sum().backward()
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_pad_reads_a_non_contiguous_view(mode):
     compare(lambda f, x: f.pad(x.permute(0, 3, 1, 2), (1, 2, 2, 1), mode=mode), [(2, 4, 5, 3)])
 

@@ -445,6 +445,32 @@ def test_a_new_batch_size_gets_its_own_warmup_and_graph(gpu):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+def test_a_step_through_padded_convolutions_replays_to_the_eager_weights(gpu, padding_mode):
+    """Non-zero padding modes are slices and concatenations, with no host index to copy."""
+
+    def conv_model() -> nn.Module:
+        bp.manual_seed(0)
+        layers = [nn.Conv2d(2, 3, 3, padding=1, padding_mode=padding_mode), nn.Flatten()]
+        return nn.Sequential(*layers, nn.Linear(3 * 4 * 4, 5)).to(gpu)
+
+    def batch(seed: int):
+        rng = np.random.default_rng(seed)
+        x = bp.tensor(rng.normal(size=(6, 2, 4, 4)).astype(np.float32), device=gpu)
+        return x, bp.tensor(rng.integers(0, 5, size=6), device=gpu)
+
+    eager_model, graphed_model = conv_model(), conv_model()
+    eager_step = make_train_step(eager_model, optim.SGD(eager_model.parameters(), lr=0.1))
+    graphed_optimizer = optim.SGD(graphed_model.parameters(), lr=0.1)
+    graphed = graph_step(make_train_step(graphed_model, graphed_optimizer), *batch(0), warmup=1)
+    for seed in range(5):
+        graphed(*batch(seed))
+        eager_step(*batch(seed))
+    assert graphed.num_graphs == 1
+    for got, expected in zip(weights(graphed_model), weights(eager_model)):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_dropout_inside_the_step_is_reported_since_its_mask_would_repeat(gpu):
     bp.manual_seed(0)
     model = nn.Sequential(nn.Linear(12, 8), nn.Dropout(0.5), nn.Linear(8, 5)).to(gpu)

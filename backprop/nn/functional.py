@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from backprop import ops
 from backprop.autograd import no_grad
 from backprop.creation import full, ones
@@ -417,14 +415,14 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     """`torch.nn.functional.pad`: `pad` = (left, right, top, bottom, ...) widens the last axis by
     its first pair, the axis before by the next pair, and so on; negative widths crop.
     'constant' fills with `value`, 'reflect' mirrors about the edge without repeating it,
-    'replicate' repeats the edge, 'circular' wraps around. Built from concatenation and
-    indexing, so it is differentiable to any order."""
+    'replicate' repeats the edge, 'circular' wraps around. Built from slices and concatenation,
+    with no index arrays to copy to a device, so it is differentiable to any order and a step
+    that pads can be captured into a CUDA graph."""
     for axis, before, after in _pad_widths(input, pad, mode, value):
         if mode == "constant":
             input = _pad_constant(input, axis, before, after, value)
         else:
-            index = _source_index(mode, input.shape[axis], before, after)
-            input = input[(slice(None),) * axis + (index,)]
+            input = _pad_copies(input, axis, before, after, mode)
     return input
 
 
@@ -490,7 +488,7 @@ def _check_pad_axis(shape: tuple, axis: int, before: int, after: int, mode: str)
 def _pad_constant(x: Tensor, axis: int, before: int, after: int, value: float) -> Tensor:
     """`x` cropped by negative widths along `axis`, then widened by bands of `value`."""
     if before < 0 or after < 0:
-        x = x[(slice(None),) * axis + (slice(max(0, -before), x.shape[axis] - max(0, -after)),)]
+        x = _cells(x, axis, max(0, -before), x.shape[axis] - max(0, -after))
     parts = [x]
     if before > 0:
         parts.insert(0, _band(x, axis, before, value))
@@ -505,15 +503,49 @@ def _band(x: Tensor, axis: int, width: int, value: float) -> Tensor:
     return full(shape, value, dtype=x.dtype, device=x.device)
 
 
-def _source_index(mode: str, size: int, before: int, after: int) -> np.ndarray:
-    """For each cell of the padded axis, the input cell it copies (non-constant modes)."""
-    cells = np.arange(-before, size + after)
-    if mode == "replicate":
-        return np.clip(cells, 0, size - 1)
-    if mode == "reflect":
-        return (size - 1) - np.abs((size - 1) - np.abs(cells))
+def _pad_copies(x: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
+    """`x` cropped by negative widths along `axis`, then widened by cells copied from the
+    uncropped `x` ('reflect', 'replicate' or 'circular')."""
+    size = x.shape[axis]
     start, stop = max(0, -before), size - max(0, -after)
-    return start + (cells - start) % (stop - start)
+    parts = [_cells(x, axis, start, stop)]
+    if before > 0:
+        parts.insert(0, _pad_head(x, axis, before, stop, mode))
+    if after > 0:
+        parts.append(_pad_tail(x, axis, after, start, mode))
+    return ops.concatenate(parts, axis) if len(parts) > 1 else parts[0]
+
+
+def _pad_head(x: Tensor, axis: int, width: int, stop: int, mode: str) -> Tensor:
+    """The `width` cells padded before the first: copies of it ('replicate'), the cells after
+    it in reverse ('reflect'), or the last kept cells, up to `stop` ('circular')."""
+    if mode == "replicate":
+        return _widened(_cells(x, axis, 0, 1), axis, width)
+    if mode == "reflect":
+        return _cells(x, axis, width, 0, -1)
+    return _cells(x, axis, stop - width, stop)
+
+
+def _pad_tail(x: Tensor, axis: int, width: int, start: int, mode: str) -> Tensor:
+    """The `width` cells padded after the last: copies of it ('replicate'), the cells before
+    it in reverse ('reflect'), or the first kept cells, from `start` ('circular')."""
+    size = x.shape[axis]
+    if mode == "replicate":
+        return _widened(_cells(x, axis, size - 1, size), axis, width)
+    if mode == "reflect":
+        end = size - 2 - width  # exclusive; below 0 the reflection runs through cell 0
+        return _cells(x, axis, size - 2, end if end >= 0 else None, -1)
+    return _cells(x, axis, start, start + width)
+
+
+def _cells(x: Tensor, axis: int, first: int, last: int | None, step: int = 1) -> Tensor:
+    """`x[first:last:step]` along `axis`."""
+    return x[(slice(None),) * axis + (slice(first, last, step),)]
+
+
+def _widened(edge: Tensor, axis: int, width: int) -> Tensor:
+    """`edge`, one cell long along `axis`, repeated `width` times along it."""
+    return ops.broadcast_to(edge, edge.shape[:axis] + (width,) + edge.shape[axis + 1 :])
 
 
 def layer_norm(
