@@ -47,11 +47,12 @@ void softmax_cross_entropy_forward_host(const T* logits, const long long* target
 template <typename T>
 void softmax_cross_entropy_backward_host(const T* probs, const long long* targets,
                                          const T* grad_losses, T* grad, long long n,
-                                         int classes, T smoothing, long long ignore_index) {
+                                         int classes, T smoothing, long long ignore_index,
+                                         long long grad_stride) {
     for (long long i = 0; i < n; ++i) {
         long long row = i / classes;
         grad[i] = cross_entropy_grad(probs[i], targets[row], i - row * classes, classes,
-                                     smoothing, grad_losses[row], ignore_index);
+                                     smoothing, grad_losses[row * grad_stride], ignore_index);
     }
 }
 
@@ -114,9 +115,9 @@ void adagrad_update_host(T* param, const T* grad, T* state_sum, long long n, T c
     }                                                                                         \
     extern "C" void softmax_cross_entropy_backward_##SUFFIX(                                  \
         const T* probs, const long long* targets, const T* grad_losses, T* grad, long long n, \
-        int classes, T smoothing, long long ignore_index) {                                   \
+        int classes, T smoothing, long long ignore_index, long long grad_stride) {            \
         softmax_cross_entropy_backward_host(probs, targets, grad_losses, grad, n, classes,    \
-                                            smoothing, ignore_index);                         \
+                                            smoothing, ignore_index, grad_stride);            \
     }                                                                                         \
     extern "C" void sgd_update_##SUFFIX(T* param, const T* grad, T* momentum_buffer,          \
                                         long long n, T lr, T momentum, T dampening,           \

@@ -1,6 +1,8 @@
 // Softmax cross-entropy kernels for float32 (_f32) and float64 (_f64). The forward gives each
 // row to one warp: the lanes split the row's logits, merge their running statistics with
-// shuffles, and write the softmax, reading the logits twice. The backward is elementwise.
+// shuffles, and write the softmax, reading the logits twice. The backward is elementwise; it
+// reads the per-row gradients with a stride, so a mean's broadcast gradient (stride 0) needs
+// no copy.
 // Rows whose target is `ignore_index` give a loss of 0, a count of 0 and a zero gradient; a
 // `counted` flag per row (1 or 0) is the divisor of a mean, so no other kernel has to find them.
 #include "softmax_cross_entropy.cuh"
@@ -47,12 +49,13 @@ template <typename T>
 __device__ void softmax_cross_entropy_backward_loop(const T* probs, const long long* targets,
                                                     const T* grad_losses, T* grad,
                                                     long long n, int classes, T smoothing,
-                                                    long long ignore_index) {
+                                                    long long ignore_index,
+                                                    long long grad_stride) {
     long long stride = (long long)blockDim.x * gridDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         long long row = i / classes;
         grad[i] = cross_entropy_grad(probs[i], targets[row], i - row * classes, classes,
-                                     smoothing, grad_losses[row], ignore_index);
+                                     smoothing, grad_losses[row * grad_stride], ignore_index);
     }
 }
 
@@ -72,14 +75,14 @@ extern "C" __global__ void softmax_cross_entropy_forward_f64(
 
 extern "C" __global__ void softmax_cross_entropy_backward_f32(
     const float* probs, const long long* targets, const float* grad_losses, float* grad,
-    long long n, int classes, float smoothing, long long ignore_index) {
+    long long n, int classes, float smoothing, long long ignore_index, long long grad_stride) {
     softmax_cross_entropy_backward_loop(probs, targets, grad_losses, grad, n, classes, smoothing,
-                                        ignore_index);
+                                        ignore_index, grad_stride);
 }
 
 extern "C" __global__ void softmax_cross_entropy_backward_f64(
     const double* probs, const long long* targets, const double* grad_losses, double* grad,
-    long long n, int classes, double smoothing, long long ignore_index) {
+    long long n, int classes, double smoothing, long long ignore_index, long long grad_stride) {
     softmax_cross_entropy_backward_loop(probs, targets, grad_losses, grad, n, classes, smoothing,
-                                        ignore_index);
+                                        ignore_index, grad_stride);
 }

@@ -111,7 +111,7 @@ SIGNATURES = {
     "act_backward": "AAAAqiS",
     "bias_act_forward": "AAAqqiS",
     "softmax_cross_entropy_forward": "ALAAAqiSqi",
-    "softmax_cross_entropy_backward": "ALAAqiSq",
+    "softmax_cross_entropy_backward": "ALAAqiSqq",
     "sgd_update": "AAAqSSSbSb",
     "adam_update": "AAAAAqSSSSSbbSS",
     "rmsprop_update": "AAAAAqSSSSSb",
@@ -260,28 +260,20 @@ def test_a_target_out_of_range_gives_a_nan_loss_not_a_wild_read(shim, rng):
 def test_softmax_cross_entropy_backward_matches_the_numpy_backend(
     shim, rng, smoothing, ignore_index, dtype
 ):
+    """Per-row gradients read with stride 1, and with stride 0 (a mean's broadcast gradient)."""
     logits = rng.normal(size=(5, 7)).astype(dtype)
     targets = np.array([3, 0, -100, 6, 3])
     _, probs, _ = numpy_backend.softmax_cross_entropy_forward(logits, targets, smoothing)
-    grad_losses = rng.normal(size=5).astype(dtype)
-    grad = np.empty_like(probs)
-    arrays = (probs, targets, grad_losses, grad)
-    call(
-        shim,
-        "softmax_cross_entropy_backward",
-        dtype,
-        *arrays,
-        probs.size,
-        7,
-        smoothing,
-        ignore_index,
-    )
-    expected = numpy_backend.softmax_cross_entropy_backward(
-        probs, targets, grad_losses, smoothing, ignore_index
-    )
-    np.testing.assert_allclose(grad, expected, **TOLERANCES[dtype])
-    ignored = targets == ignore_index
-    assert ignored.any() and not grad[ignored].any(), "ignored rows have no gradient"
+    for grad_losses, stride in [(rng.normal(size=5).astype(dtype), 1), (dtype(0.25), 0)]:
+        grad = np.empty_like(probs)
+        args = (probs, targets, np.atleast_1d(grad_losses), grad, probs.size, 7, smoothing)
+        call(shim, "softmax_cross_entropy_backward", dtype, *args, ignore_index, stride)
+        expected = numpy_backend.softmax_cross_entropy_backward(
+            probs, targets, np.broadcast_to(grad_losses, (5,)), smoothing, ignore_index
+        )
+        np.testing.assert_allclose(grad, expected, **TOLERANCES[dtype])
+        ignored = targets == ignore_index
+        assert ignored.any() and not grad[ignored].any(), "ignored rows have no gradient"
 
 
 SGD_SETTINGS = [

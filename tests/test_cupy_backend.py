@@ -181,8 +181,9 @@ def test_softmax_cross_entropy_matches_numpy(gpu, rng, classes, smoothing, dtype
     targets = rng.integers(0, classes, size=37)
     targets[[3, 20]] = -100
     losses, probs, counted = numpy_backend.softmax_cross_entropy_forward(logits, targets, smoothing)
+    targets_on_gpu = gpu.from_host(targets)
     got_losses, got_probs, got_counted = gpu.softmax_cross_entropy_forward(
-        gpu.from_host(logits), gpu.from_host(targets), smoothing
+        gpu.from_host(logits), targets_on_gpu, smoothing
     )
     close(got_losses, losses, dtype)
     close(got_probs, probs, dtype)
@@ -190,9 +191,18 @@ def test_softmax_cross_entropy_matches_numpy(gpu, rng, classes, smoothing, dtype
     grad_losses = rng.normal(size=37).astype(dtype)
     expected = numpy_backend.softmax_cross_entropy_backward(probs, targets, grad_losses, smoothing)
     got = gpu.softmax_cross_entropy_backward(
-        got_probs, gpu.from_host(targets), gpu.from_host(grad_losses), smoothing
+        got_probs, targets_on_gpu, gpu.from_host(grad_losses), smoothing
     )
     close(got, expected, dtype)
+    mean_grad = gpu.broadcast_to(gpu.from_host(np.array(0.5, dtype)), (37,))  # stride 0
+    expected = numpy_backend.softmax_cross_entropy_backward(
+        probs, targets, np.full(37, 0.5, dtype), smoothing
+    )
+    close(
+        gpu.softmax_cross_entropy_backward(got_probs, targets_on_gpu, mean_grad, smoothing),
+        expected,
+        dtype,
+    )
 
 
 @DTYPES

@@ -384,6 +384,8 @@ class CupyBackend(Backend):
         label_smoothing: float = 0.0,
         ignore_index: int = -100,
     ) -> Any:
+        """The gradient elementwise; `grad_losses` is read in place with its stride, so the
+        broadcast gradient of a mean (stride 0) is not copied first."""
         rows_match = probs.ndim == 2 and grad_losses.shape == probs.shape[:1]
         if not (rows_match and _kernel_ready(probs) and grad_losses.dtype == probs.dtype):
             return super().softmax_cross_entropy_backward(
@@ -391,12 +393,12 @@ class CupyBackend(Backend):
             )
         probs = cupy.ascontiguousarray(probs)
         targets = cupy.ascontiguousarray(targets, dtype=np.int64)
-        grad_losses = cupy.ascontiguousarray(grad_losses)
         grad = cupy.empty_like(probs)
         if probs.size:
             smoothing = probs.dtype.type(label_smoothing)
             sizes = (np.int64(probs.size), np.int32(probs.shape[1]), smoothing)
-            args = (probs, targets, grad_losses, grad, *sizes, np.int64(ignore_index))
+            grad_stride = np.int64(grad_losses.strides[0] // grad_losses.itemsize)
+            args = (probs, targets, grad_losses, grad, *sizes, np.int64(ignore_index), grad_stride)
             blocks = self._blocks(probs.size)
             self._launch("softmax_cross_entropy.cu", "softmax_cross_entropy_backward", blocks, args)
         return grad
