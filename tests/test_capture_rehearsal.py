@@ -71,7 +71,13 @@ OPTIMIZERS = {
 @pytest.mark.parametrize("make_optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
 def test_an_mlp_step_under_every_optimizer_is_capturable(monkeypatch, rng, make_optimizer):
     bp.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.LayerNorm(16), nn.Linear(16, 3))
+    model = nn.Sequential(
+        nn.Linear(8, 16),
+        nn.BatchNorm1d(16, momentum=None),  # a cumulative average: 1 / batches seen
+        nn.GELU(),
+        nn.LayerNorm(16),
+        nn.Linear(16, 3),
+    )
     x, y = floats(rng, 6, 8), labels(rng, 6, 3, ignored=2)
     rehearse(monkeypatch, model, make_optimizer(model.parameters()), F.cross_entropy, x, y)
 

@@ -152,8 +152,8 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             counted = self.num_batches_tracked + 1
             self.num_batches_tracked.backend.assign(self.num_batches_tracked.data, counted.data)
-            if momentum is None:
-                momentum = 1.0 / counted.item()
+            if momentum is None:  # the cumulative average, 1 / batches seen, on the device
+                momentum = 1.0 / counted.to(dtype=self.running_mean.dtype)
         return F.batch_norm(
             input,
             self.running_mean,
