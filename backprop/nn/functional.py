@@ -622,13 +622,13 @@ def batch_norm(
     weight: Tensor | None = None,
     bias: Tensor | None = None,
     training: bool = False,
-    momentum: float = 0.1,
+    momentum: float | Tensor = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalises each channel (axis 1) of an (N, C, ...) input. In training, or without
     running statistics, with the batch's mean and variance, and then updates the running
-    statistics in place (`(1 - momentum) * running + momentum * batch`, the unbiased variance);
-    otherwise with the running statistics."""
+    statistics in place (`(1 - momentum) * running + momentum * batch`, the unbiased variance;
+    `momentum` may be a 0-d tensor on the device); otherwise with the running statistics."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an (N, C, ...) input, got {input.shape}")
     require_float("batch_norm", input)
@@ -666,7 +666,7 @@ def batch_norm(
     return out
 
 
-def _blend(running: Tensor, batch: Tensor, momentum: float) -> None:
+def _blend(running: Tensor, batch: Tensor, momentum: float | Tensor) -> None:
     """`running = (1 - momentum) * running + momentum * batch`, in place."""
     updated = running * (1 - momentum) + batch.detach().to(dtype=running.dtype) * momentum
     running.backend.assign(running.data, updated.data)
