@@ -22,13 +22,18 @@ class HostTransfer(AssertionError):
     """Raised by the backend's host transfers while the rehearsal is capturing."""
 
 
-def rehearse(monkeypatch, model: nn.Module, optimizer: optim.Optimizer, loss_fn, *batch) -> None:
-    """Two warm-up steps, then one step in the capture phase with host transfers refused."""
+def rehearse(
+    monkeypatch, model: nn.Module, optimizer: optim.Optimizer, loss_fn, *batch, clip=None
+) -> None:
+    """Two warm-up steps, then one step in the capture phase with host transfers refused;
+    `clip(parameters)` runs between the backward pass and the update."""
 
     def step():
         optimizer.zero_grad()
         loss = loss_fn(model(batch[0]), *batch[1:])
         loss.backward()
+        if clip is not None:
+            clip(model.parameters())
         optimizer.step()
         return loss
 
@@ -80,6 +85,21 @@ def test_an_mlp_step_under_every_optimizer_is_capturable(monkeypatch, rng, make_
     )
     x, y = floats(rng, 6, 8), labels(rng, 6, 3, ignored=2)
     rehearse(monkeypatch, model, make_optimizer(model.parameters()), F.cross_entropy, x, y)
+
+
+CLIPPING = {
+    "norm": lambda params: nn.utils.clip_grad_norm_(params, 0.5),
+    "inf-norm": lambda params: nn.utils.clip_grad_norm_(params, 0.5, norm_type=float("inf")),
+    "value": lambda params: nn.utils.clip_grad_value_(params, 0.01),
+}
+
+
+@pytest.mark.parametrize("clip", CLIPPING.values(), ids=CLIPPING.keys())
+def test_gradient_clipping_is_capturable(monkeypatch, rng, clip):
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    x, y = floats(rng, 5, 4), labels(rng, 5, 2)
+    optimizer = optim.Adam(model.parameters())
+    rehearse(monkeypatch, model, optimizer, F.cross_entropy, x, y, clip=clip)
 
 
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
