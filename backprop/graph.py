@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from backprop.backend import Backend
+from backprop.backend.precision import get_float32_matmul_precision
 from backprop.device import Device
 from backprop.device import device as resolve_device
 from backprop.tensor import Tensor
@@ -150,8 +151,8 @@ class GraphStep:
 
     @property
     def num_graphs(self) -> int:
-        """How many graphs are held: one per input signature (shapes and dtypes) seen after
-        its warm-up."""
+        """How many graphs are held: one per input signature (shapes and dtypes, and the
+        float32 matmul precision) seen after its warm-up."""
         return len(self._captured)
 
     def __call__(self, *inputs: Tensor | np.ndarray) -> Any:
@@ -201,7 +202,7 @@ class GraphStep:
         return result
 
     def _warm_up_capture_or_replay(self, inputs: tuple[Tensor | np.ndarray, ...], stream) -> Any:
-        signature = tuple((tuple(value.shape), np.dtype(value.dtype)) for value in inputs)
+        signature = _signature(inputs)
         captured = self._captured.get(signature)
         if captured is None and self._calls.get(signature, 0) < self.warmup:
             self._calls[signature] = self._calls.get(signature, 0) + 1
@@ -246,6 +247,13 @@ class GraphStep:
         return _Captured(graph, pool, static, outputs, list(callbacks))
 
 
+def _signature(inputs: tuple[Tensor | np.ndarray, ...]) -> tuple:
+    """What one graph is recorded for: each input's shape and dtype, and the float32 matmul
+    precision, since a captured gemm keeps the cuBLAS math mode it was recorded with."""
+    shapes = tuple((tuple(value.shape), np.dtype(value.dtype)) for value in inputs)
+    return shapes, get_float32_matmul_precision()
+
+
 def _static_copy(tensor: Tensor) -> Tensor:
     """A copy of `tensor` that the graph reads, with its `requires_grad`."""
     data = tensor.backend.copy(tensor.data)
@@ -287,8 +295,9 @@ def graph_step(
     The outputs of a replayed call are the same objects every time and are overwritten by the
     next replay: copy them (`t.numpy()`, `t.item()`) to keep a value, as with PyTorch's CUDA
     graphs. New input shapes or dtypes are not an error: they get their own warm-up and graph,
-    and each graph keeps its memory while the `GraphStep` lives. Inputs on another device are
-    an error, since the step's parameters live on one device.
+    and each graph keeps its memory while the `GraphStep` lives. So does a new
+    `set_float32_matmul_precision`, which a recorded matmul would otherwise ignore. Inputs on
+    another device are an error, since the step's parameters live on one device.
 
     `example_inputs` are Tensors on the step's device (they fix the number of inputs and the
     device); with none, name the device with `device=`. On the NumPy and Numba backends nothing

@@ -106,6 +106,19 @@ def test_a_step_without_inputs_names_its_device():
         graph_step(lambda: None)
 
 
+def test_a_graph_is_recorded_per_input_shape_dtype_and_matmul_precision():
+    x32, x64 = np.zeros((2, 3), np.float32), bp.zeros(2, 3, dtype="float64")
+    assert graph._signature((x32,)) == graph._signature((bp.zeros(2, 3),))
+    assert graph._signature((x32,)) != graph._signature((x64,))
+    assert graph._signature((x32,)) != graph._signature((np.zeros((3, 3), np.float32),))
+    try:
+        bp.set_float32_matmul_precision("high")
+        assert graph._signature((x32,))[1] == "high"
+    finally:
+        bp.set_float32_matmul_precision("highest")
+    assert graph._signature((x32,))[1] == "highest"
+
+
 @pytest.mark.parametrize("warmup", [0, -1, 1.5, True, "3"])
 def test_warmup_must_be_a_positive_int(warmup):
     with pytest.raises(ValueError, match="graph_step: warmup must be an int >= 1"):
@@ -469,6 +482,21 @@ def test_a_step_through_padded_convolutions_replays_to_the_eager_weights(gpu, pa
     assert graphed.num_graphs == 1
     for got, expected in zip(weights(graphed_model), weights(eager_model)):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_new_float32_matmul_precision_gets_its_own_graph(gpu):
+    """A recorded gemm keeps its cuBLAS math mode: TF32 and full float32 are two graphs."""
+    model = make_model(gpu, 12, 5)
+    train_step = make_train_step(model, optim.SGD(model.parameters(), lr=0.1))
+    graphed = graph_step(train_step, *make_batch(gpu, 16, 0, 12, 5), warmup=1)
+    try:
+        for precision in ("highest", "high", "highest", "high"):
+            bp.set_float32_matmul_precision(precision)
+            for seed in range(2):
+                graphed(*make_batch(gpu, 16, seed, 12, 5))
+    finally:
+        bp.set_float32_matmul_precision("highest")
+    assert graphed.num_graphs == 2
 
 
 def test_dropout_inside_the_step_is_reported_since_its_mask_would_repeat(gpu):
