@@ -22,7 +22,18 @@ from backprop.creation import (
 )
 from backprop.device import Device, device
 from backprop.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from backprop.ops import concatenate, matmul, stack, where
+from backprop.ops import (
+    chunk,
+    concatenate,
+    flip,
+    logsumexp,
+    matmul,
+    roll,
+    split,
+    stack,
+    where,
+)
+from backprop.ops import concatenate as cat
 from backprop.random import manual_seed
 from backprop.serialization import load, save
 from backprop.tensor import Tensor, bool_, float32, float64, int32, int64
@@ -37,6 +48,8 @@ __all__ = [
     "arange",
     "available_backends",
     "bool_",
+    "cat",
+    "chunk",
     "concatenate",
     "cuda",
     "data",
@@ -44,6 +57,7 @@ __all__ = [
     "diagnostics",
     "empty",
     "enable_grad",
+    "flip",
     "float32",
     "float64",
     "full",
@@ -57,6 +71,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "load",
+    "logsumexp",
     "manual_seed",
     "matmul",
     "nn",
@@ -67,9 +82,11 @@ __all__ = [
     "rand",
     "randn",
     "randn_like",
+    "roll",
     "save",
     "set_float32_matmul_precision",
     "set_grad_enabled",
+    "split",
     "stack",
     "tensor",
     "where",

@@ -209,6 +209,15 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor._make(self.data, self.device)
 
+    def clone(self) -> Tensor:
+        """A copy in memory of its own that stays in the graph."""
+        return ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        """This tensor: every op here takes any memory layout, so PyTorch code that asks for
+        a contiguous tensor (before `view`, say) runs unchanged."""
+        return self
+
     def zero_(self) -> Tensor:
         self.backend.assign(self.data, 0)
         return self
@@ -365,6 +374,24 @@ class Tensor:
     def sign(self) -> Tensor:
         return ops.sign(self)
 
+    def tan(self) -> Tensor:
+        return ops.tan(self)
+
+    def log1p(self) -> Tensor:
+        return ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return ops.expm1(self)
+
+    def rsqrt(self) -> Tensor:
+        return ops.rsqrt(self)
+
+    def reciprocal(self) -> Tensor:
+        return ops.reciprocal(self)
+
+    def square(self) -> Tensor:
+        return ops.square(self)
+
     def maximum(self, other: Tensor | Scalar) -> Tensor:
         return ops.maximum(self, other)
 
@@ -373,6 +400,13 @@ class Tensor:
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         return ops.clamp(self, min, max)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """PyTorch's alias of `clamp`."""
+        return ops.clamp(self, min, max)
+
+    def masked_fill(self, mask: Tensor, value: Tensor | Scalar) -> Tensor:
+        return ops.masked_fill(self, mask, value)
 
     # -- activations ---------------------------------------------------------------------------
 
@@ -425,8 +459,36 @@ class Tensor:
     ) -> Tensor:
         return ops.var(self, axis, keepdims, correction)
 
+    def std(
+        self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
+    ) -> Tensor:
+        return ops.std(self, axis, keepdims, correction)
+
+    def amax(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.amax(self, axis, keepdims)
+
+    def amin(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.amin(self, axis, keepdims)
+
+    def prod(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.prod(self, axis, keepdims)
+
+    def norm(
+        self,
+        p: float | str = 2,
+        axis: int | Sequence[int] | None = None,
+        keepdims: bool = False,
+    ) -> Tensor:
+        return ops.norm(self, p, axis, keepdims)
+
+    def logsumexp(self, axis: int | Sequence[int] | None, keepdims: bool = False) -> Tensor:
+        return ops.logsumexp(self, axis, keepdims)
+
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return ops.argmin(self, axis, keepdims)
 
     # -- shape and movement --------------------------------------------------------------------
 
@@ -459,6 +521,29 @@ class Tensor:
 
     def gather(self, axis: int, index: Tensor) -> Tensor:
         return ops.gather(self, axis, index)
+
+    def index_select(self, axis: int, index: Tensor) -> Tensor:
+        return ops.index_select(self, axis, index)
+
+    def flip(self, *axes: int | Sequence[int]) -> Tensor:
+        return ops.flip(self, _shape_args(axes))
+
+    def roll(self, shifts: int | Sequence[int], axis: int | Sequence[int] | None = None) -> Tensor:
+        return ops.roll(self, shifts, axis)
+
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
+        return ops.repeat(self, _shape_args(sizes))
+
+    def tile(self, *sizes: int | Sequence[int]) -> Tensor:
+        return ops.tile(self, _shape_args(sizes))
+
+    def split(
+        self, split_size_or_sections: int | Sequence[int], axis: int = 0
+    ) -> tuple[Tensor, ...]:
+        return ops.split(self, split_size_or_sections, axis)
+
+    def chunk(self, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
+        return ops.chunk(self, chunks, axis)
 
     def matmul(self, other: Tensor) -> Tensor:
         return ops.matmul(self, other)

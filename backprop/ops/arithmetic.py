@@ -7,12 +7,15 @@ Binary ops broadcast; `sum_to` folds each gradient back to its operand's shape.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from backprop.autograd import Function
-from backprop.ops.common import operands, require_float
+from backprop.ops.common import NUMBER_TYPES, broadcast_shape, operands, require_float
 from backprop.ops.movement import sum_to
-from backprop.tensor import Tensor
+from backprop.tensor import FLOAT_DTYPES, Tensor, common_device
 
 
 class Add(Function):
@@ -281,3 +284,101 @@ class Erf(Function):
 
 def erf(x: Tensor) -> Tensor:
     return _unary(Erf, "erf", x)
+
+
+def tan(x: Tensor) -> Tensor:
+    """Elementwise tangent, as sin(x) / cos(x)."""
+    require_float("tan", x)
+    return sin(x) / cos(x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    """Elementwise 1 / sqrt(x)."""
+    require_float("rsqrt", x)
+    return 1.0 / sqrt(x)
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    """Elementwise 1 / x."""
+    require_float("reciprocal", x)
+    return 1.0 / x
+
+
+def square(x: Tensor) -> Tensor:
+    """Elementwise x * x (integer tensors stay integer, as in PyTorch)."""
+    return mul(x, x)
+
+
+class Log1p(Function):
+    """log(1 + x), accurate where x is tiny. Below |x| = 0.5 it is Goldberg's
+    log(u) * x / (u - 1) with u = 1 + x rounded, which cancels the rounding of u (and is x
+    itself where u rounds to 1); elsewhere log(1 + x) loses nothing."""
+
+    def forward(self, x):
+        b, const = self.backend, _constants(self.backend, x.dtype)
+        small = b.compare("lt", b.unary("abs", x), const(0.5))
+        tiny_x = b.where(small, x, const(0.0))
+        u = b.binary("add", const(1.0), tiny_x)
+        u_minus_1 = b.binary("sub", u, const(1.0))
+        exact = b.compare("eq", u_minus_1, const(0.0))
+        ratio = b.binary("div", tiny_x, b.where(exact, const(1.0), u_minus_1))
+        near = b.where(exact, tiny_x, b.binary("mul", b.unary("log", u), ratio))
+        far = b.unary("log", b.binary("add", const(1.0), x))
+        return b.where(small, near, far)
+
+    def backward(self, gy):
+        return gy / (1 + self.inputs[0])
+
+
+class Expm1(Function):
+    """exp(x) - 1, accurate where x is tiny. Below |x| = 0.5 it is 2t / (1 - t) with
+    t = tanh(x / 2), an identity with no cancellation there; elsewhere exp(x) - 1 loses
+    nothing."""
+
+    def forward(self, x):
+        b, const = self.backend, _constants(self.backend, x.dtype)
+        small = b.compare("lt", b.unary("abs", x), const(0.5))
+        t = b.act_forward("tanh", b.binary("mul", b.where(small, x, const(0.0)), const(0.5)))
+        near = b.binary("div", b.binary("add", t, t), b.binary("sub", const(1.0), t))
+        far = b.binary("sub", b.unary("exp", x), const(1.0))
+        return b.where(small, near, far)
+
+    def backward(self, gy):
+        return gy * exp(self.inputs[0])
+
+
+def _constants(backend: Any, dtype: Any) -> Callable[[float], Any]:
+    """A maker of 0-d backend arrays of `dtype`, for the constants of a forward."""
+    return lambda value: backend.full((), value, dtype)
+
+
+def log1p(x: Tensor) -> Tensor:
+    """Elementwise log(1 + x), accurate for tiny x, as `torch.log1p`."""
+    return _unary(Log1p, "log1p", x)
+
+
+def expm1(x: Tensor) -> Tensor:
+    """Elementwise exp(x) - 1, accurate for tiny x, as `torch.expm1`."""
+    return _unary(Expm1, "expm1", x)
+
+
+def masked_fill(x: Tensor, mask: Tensor, value: Tensor | float) -> Tensor:
+    """`x` with `value` wherever the bool `mask` (broadcast against `x`) holds, as
+    `Tensor.masked_fill`; the gradient flows to `x` elsewhere, and to a 0-d Tensor `value`."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"masked_fill: expected a Tensor, got {type(x).__name__}")
+    if not isinstance(mask, Tensor) or mask.dtype != bool:
+        got = f"a {mask.dtype} Tensor" if isinstance(mask, Tensor) else type(mask).__name__
+        raise TypeError(f"masked_fill: mask must be a bool Tensor, such as `x > 0`, got {got}")
+    if isinstance(value, Tensor) and (value.ndim != 0 or value.dtype != x.dtype):
+        raise ValueError(
+            f"masked_fill: value must be a number or a 0-d Tensor of the tensor's dtype "
+            f"{x.dtype}, got a {value.dtype} Tensor of shape {value.shape}"
+        )
+    if not isinstance(value, (Tensor, *NUMBER_TYPES)):
+        raise TypeError(f"masked_fill: value must be a number or a 0-d Tensor, got {value!r}")
+    if isinstance(value, (float, np.floating)) and x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"masked_fill: cannot fill a {x.dtype} tensor with the float {value}")
+    common_device("masked_fill", (x, mask))
+    broadcast_shape("masked_fill", mask.shape, x.shape)
+    return where(mask, value, x)

@@ -1,13 +1,15 @@
-"""Reductions over axes: sum, mean, max, min (differentiable) and argmax (an index, no grad)."""
+"""Reductions over axes: sum, mean, max, min and those built on them (var, std, norm,
+logsumexp, prod), all differentiable, and argmax and argmin (indices, no grad)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from backprop.autograd import Function
-from backprop.ops.arithmetic import compare, mask
-from backprop.ops.common import normalize_axes, normalize_axis, require_float
-from backprop.ops.movement import broadcast_to, reshape
+from backprop.ops.arithmetic import abs, compare, exp, log, mask, sqrt, where
+from backprop.ops.common import NUMBER_TYPES, normalize_axes, normalize_axis, require_float
+from backprop.ops.movement import broadcast_to, concatenate, permute, reshape
 from backprop.tensor import Tensor
 
 
@@ -75,3 +77,126 @@ def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
     if x.size == 0:
         raise ValueError(f"argmax: cannot reduce an empty tensor of shape {x.shape}")
     return Tensor._make(x.backend.argmax(x.data, axis, keepdims), x.device)
+
+
+def amax(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    """The largest entry over `axis`, as `torch.amax`: ties share the gradient evenly."""
+    return reduce("max", x, axis, keepdims)
+
+
+def amin(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    """The smallest entry over `axis`, as `torch.amin`: ties share the gradient evenly."""
+    return reduce("min", x, axis, keepdims)
+
+
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the smallest element (of the flattened tensor when axis is None): the argmax
+    of an order-reversed copy, -x for floats and -x - 1 (bitwise not, which cannot overflow)
+    for integers."""
+    if x.dtype == bool:
+        raise TypeError("argmin: bool tensors are not supported, as in PyTorch")
+    if axis is not None:
+        axis = normalize_axis("argmin", axis, x.ndim)
+    if x.size == 0:
+        raise ValueError(f"argmin: cannot reduce an empty tensor of shape {x.shape}")
+    reversed_order = -x.detach() if x.dtype.kind == "f" else -x - 1
+    return Tensor._make(x.backend.argmax(reversed_order.data, axis, keepdims), x.device)
+
+
+def std(
+    x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
+) -> Tensor:
+    """Standard deviation over `axis` with `correction` (1: unbiased, 0: population), as
+    PyTorch; its gradient is 0, not NaN, where the entries are all equal."""
+    require_float("std", x)
+    return _sqrt_zero_grad_at_zero(var(x, axis, keepdims, correction))
+
+
+def _sqrt_zero_grad_at_zero(x: Tensor) -> Tensor:
+    """sqrt(x) with gradient 0 where x = 0, as PyTorch gives for std and the 2-norm, where
+    sqrt's own gradient is infinite. The zeros go to a branch whose gradient `where` drops."""
+    zero = compare("eq", x, 0.0)
+    return where(zero, 0.0, sqrt(where(zero, 1.0, x)))
+
+
+def _pow_zero_grad_at_zero(x: Tensor, p: float) -> Tensor:
+    """x ** p for x >= 0, with gradient 0 where x = 0 (PyTorch's, where x ** p can have an
+    infinite one)."""
+    zero = compare("eq", x, 0.0)
+    return where(zero, 0.0, where(zero, 1.0, x) ** p)
+
+
+def norm(
+    x: Tensor,
+    p: float | str = 2,
+    axis: int | Sequence[int] | None = None,
+    keepdims: bool = False,
+) -> Tensor:
+    """The p-norm over `axis` (all of `x` when None), as `Tensor.norm`: p = 2 ('fro'), 1, inf
+    (the largest magnitude), -inf (the smallest) or any other positive number. The gradient
+    is 0 where the norm is 0 and, for p other than ±inf, at zero entries, as in PyTorch."""
+    require_float("norm", x)
+    p = 2 if isinstance(p, str) and p == "fro" else p
+    valid = isinstance(p, NUMBER_TYPES) and not isinstance(p, bool) and (p > 0 or p == -math.inf)
+    if not valid:
+        raise ValueError(f"norm: p must be a positive number, inf, -inf or 'fro', got {p!r}")
+    axes = normalize_axes("norm", axis, x.ndim)
+    magnitude = abs(x)
+    if p in (math.inf, -math.inf):
+        if _count(x.shape, axes) == 0:
+            raise ValueError(
+                f"norm: the {p} norm over an empty axis (tensor of shape {x.shape}) is not "
+                "defined, as a maximum or minimum of nothing"
+            )
+        if x.size == 0:
+            return reduce("sum", magnitude, axes, keepdims)  # empty, of the right shape
+        return reduce("max" if p > 0 else "min", magnitude, axes, keepdims)
+    if p == 1:
+        return reduce("sum", magnitude, axes, keepdims)
+    if p == 2:
+        return _sqrt_zero_grad_at_zero(reduce("sum", x * x, axes, keepdims))
+    total = reduce("sum", _pow_zero_grad_at_zero(magnitude, p), axes, keepdims)
+    return _pow_zero_grad_at_zero(total, 1.0 / p)
+
+
+def logsumexp(x: Tensor, axis: int | Sequence[int] | None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis`, as `torch.logsumexp`: shifted by the maximum so that
+    nothing overflows; a slice of all -inf gives -inf and one holding inf gives inf."""
+    require_float("logsumexp", x)
+    axes = normalize_axes("logsumexp", axis, x.ndim)
+    if x.size == 0:
+        return log(reduce("sum", exp(x), axes, keepdims))
+    peak = reduce("max", x.detach(), axes, True)
+    peak = where(compare("lt", abs(peak), math.inf), peak, 0.0)
+    total = reduce("sum", exp(x - peak), axes, keepdims)
+    return log(total) + reshape(peak, total.shape)
+
+
+def prod(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    """The product over `axis`, as `torch.prod`. It multiplies the two halves of the reduced
+    entries together until one is left, so the gradient (each entry's product of the others)
+    comes from the multiplications themselves: exact where entries are 0, and with no
+    division or host read."""
+    axes = normalize_axes("prod", axis, x.ndim)
+    if x.requires_grad:
+        require_float("prod", x)
+    kept = tuple(i for i in range(x.ndim) if i not in axes)
+    kept_shape = tuple(x.shape[i] for i in kept)
+    rows = reshape(permute(x, kept + axes), kept_shape + (_count(x.shape, axes),))
+    if rows.shape[-1] == 0:
+        result = reduce("sum", rows, -1) + 1  # the empty product
+    else:
+        while rows.shape[-1] > 1:
+            rows = _multiply_halves(rows)
+        result = reshape(rows, kept_shape)
+    if keepdims:
+        return reshape(result, tuple(1 if i in axes else s for i, s in enumerate(x.shape)))
+    return result
+
+
+def _multiply_halves(rows: Tensor) -> Tensor:
+    """The first half of the last axis times the second; an odd last entry is carried over."""
+    length = rows.shape[-1]
+    half = length // 2
+    paired = rows[..., :half] * rows[..., half : 2 * half]
+    return concatenate([paired, rows[..., 2 * half :]], -1) if length % 2 else paired
