@@ -59,6 +59,7 @@ def assert_default_init(ours: nn.Module, theirs, fan_in: int) -> None:
         ((2, 6, 7), 6),  # one channel per group: instance normalisation
         ((2, 4, 3, 3), 1),  # one group: layer normalisation over (C, H, W)
         ((2, 4, 2, 3, 2), 2),  # (N, C, D, H, W)
+        ((0, 4, 3, 3), 2),  # an empty batch
     ],
     ids=str,
 )

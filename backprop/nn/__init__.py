@@ -3,23 +3,41 @@ they run unchanged on every backend."""
 
 from backprop.nn import functional, init, utils
 from backprop.nn.activation import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
     Softplus,
+    Softsign,
     Tanh,
+    Tanhshrink,
 )
 from backprop.nn.attention import MultiheadAttention
-from backprop.nn.container import ModuleDict, ModuleList, Sequential
+from backprop.nn.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from backprop.nn.conv import Conv1d, Conv2d, ConvTranspose2d
-from backprop.nn.dropout import Dropout
+from backprop.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d
 from backprop.nn.embedding import Embedding
-from backprop.nn.flatten import Flatten
+from backprop.nn.flatten import Flatten, Unflatten
 from backprop.nn.linear import Identity, Linear
 from backprop.nn.loss import (
     BCELoss,
@@ -35,28 +53,57 @@ from backprop.nn.loss import (
 from backprop.nn.module import Module
 from backprop.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from backprop.nn.parameter import Parameter
-from backprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from backprop.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
+from backprop.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
 from backprop.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from backprop.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+from backprop.nn.upsampling import Upsample
 
 __all__ = [
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AlphaDropout",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "CELU",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout1d",
+    "Dropout2d",
     "ELU",
     "Embedding",
     "Flatten",
     "GELU",
+    "GLU",
     "GRU",
     "GRUCell",
     "GroupNorm",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
     "HuberLoss",
     "Identity",
     "KLDivLoss",
@@ -66,25 +113,45 @@ __all__ = [
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
+    "MaxUnpool2d",
+    "Mish",
     "Module",
     "ModuleDict",
     "ModuleList",
     "MultiheadAttention",
     "NLLLoss",
+    "PReLU",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "RNN",
     "RNNCell",
     "ReLU",
+    "ReLU6",
+    "SELU",
     "Sequential",
     "SiLU",
     "Sigmoid",
     "SmoothL1Loss",
     "Softmax",
     "Softplus",
+    "Softsign",
     "Tanh",
+    "Tanhshrink",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "Unflatten",
+    "Upsample",
     "functional",
     "init",
     "utils",

@@ -1,5 +1,6 @@
 """Containers: `Sequential` chains modules; `ModuleList` and `ModuleDict` hold a list or a
-dict of them so that their parameters are registered."""
+dict of them so that their parameters are registered; `ParameterList` and `ParameterDict` do
+the same for Parameters."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from backprop.nn.module import Module
+from backprop.nn.parameter import Parameter
+from backprop.tensor import Tensor
 
 
 def _check_module(op: str, module: Any) -> Module:
@@ -133,7 +136,143 @@ class ModuleDict(Module):
         return list(self._modules.items())
 
 
-def _position(op: str, index: int, length: int) -> int:
+class ParameterList(Module):
+    """A list of Parameters registered under "0", "1", ... (PyTorch's state_dict names); a
+    plain Tensor added to it becomes a Parameter, as in PyTorch."""
+
+    def __init__(self, values: Iterable[Tensor] | None = None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def append(self, value: Tensor) -> ParameterList:
+        self.register_parameter(str(len(self)), _as_parameter("ParameterList.append", value))
+        return self
+
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+    def __getitem__(self, index: int | slice) -> Parameter | ParameterList:
+        if isinstance(index, slice):
+            return ParameterList(list(self._parameters.values())[index])
+        return self._parameters[str(_position("ParameterList", index, len(self), "parameters"))]
+
+    def __setitem__(self, index: int, value: Tensor) -> None:
+        position = _position("ParameterList", index, len(self), "parameters")
+        _put(self, str(position), _as_parameter("ParameterList", value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({key}): {_describe(param)}" for key, param in self._parameters.items())
+
+    def __repr__(self) -> str:
+        return _parameters_repr(self)
+
+
+class ParameterDict(Module):
+    """A dict of Parameters, in insertion order, registered under their keys (PyTorch's
+    state_dict names); a plain Tensor added to it becomes a Parameter, as in PyTorch."""
+
+    def __init__(
+        self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None
+    ):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def update(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]) -> None:
+        items = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for key, value in items:
+            self[key] = value
+
+    def __getitem__(self, key: str) -> Parameter:
+        if key not in self._parameters:
+            raise KeyError(f"ParameterDict: no parameter {key!r}; keys: {list(self._parameters)}")
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Tensor) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(
+                f"ParameterDict: keys must be non-empty strings without '.', got {key!r}"
+            )
+        _put(self, key, _as_parameter("ParameterDict", value))
+
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
+
+    def pop(self, key: str) -> Parameter:
+        """Removes the parameter under `key` and returns it."""
+        param = self[key]
+        del self._parameters[key]
+        return param
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def keys(self) -> list[str]:
+        return list(self._parameters)
+
+    def values(self) -> list[Parameter]:
+        return list(self._parameters.values())
+
+    def items(self) -> list[tuple[str, Parameter]]:
+        return list(self._parameters.items())
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({key}): {_describe(param)}" for key, param in self._parameters.items())
+
+    def __repr__(self) -> str:
+        return _parameters_repr(self)
+
+
+def _put(container: Module, name: str, param: Parameter) -> None:
+    """Registers `param` under `name`, in the place of the one it replaces, if any (so the
+    order of `parameters()` stays that of the list or dict)."""
+    if name in container._parameters:
+        container._parameters[name] = param
+    else:
+        container.register_parameter(name, param)
+
+
+def _as_parameter(op: str, value: Any) -> Parameter:
+    """`value` as a Parameter: a Parameter as is, a Tensor wrapped (sharing its data)."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{op}: expected a Parameter or a Tensor, got {type(value).__name__}")
+
+
+def _describe(param: Parameter) -> str:
+    """One parameter as PyTorch's parameter containers print it (dtypes by their NumPy names)."""
+    size = "x".join(str(s) for s in param.shape)
+    device = "" if param.device.type == "cpu" else f" ({param.device})"
+    return f"Parameter containing: [{param.dtype} of size {size}{device}]"
+
+
+def _parameters_repr(container: Module) -> str:
+    """A parameter container's repr, one parameter a line, laid out as PyTorch lays it out."""
+    name = type(container).__name__
+    if not container._parameters:
+        return f"{name}()"
+    body = "".join(f"\n    {line}" for line in container.extra_repr().split("\n"))
+    return f"{name}({body}\n)"
+
+
+def _position(op: str, index: int, length: int, what: str = "modules") -> int:
     if not -length <= index < length:
-        raise IndexError(f"{op}: index {index} is out of range for {length} modules")
+        raise IndexError(f"{op}: index {index} is out of range for {length} {what}")
     return index % length

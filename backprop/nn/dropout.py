@@ -1,8 +1,10 @@
-"""`Dropout`: random zeroing in training mode, the identity in evaluation mode."""
+"""Dropout layers: random zeroing in training mode, the identity in evaluation mode.
+`Dropout` zeroes elements, `Dropout1d` and `Dropout2d` whole channels, and `AlphaDropout`
+keeps the statistics of SELU activations."""
 
 from __future__ import annotations
 
-from backprop import functional as F
+from backprop.nn import functional as F
 from backprop.nn.module import Module
 from backprop.tensor import Tensor
 
@@ -14,7 +16,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, input: Tensor) -> Tensor:
@@ -22,3 +24,27 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout1d(Dropout):
+    """In training, zeroes each channel of an (N, C, L) or unbatched (C, L) input with
+    probability `p` and scales the kept channels by 1 / (1 - p)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """In training, zeroes each channel of an (N, C, H, W) input (or (N, C, L), as PyTorch
+    takes a 3-D input) with probability `p` and scales the kept channels by 1 / (1 - p)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training)
+
+
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks: in training, dropped elements take SELU's negative
+    saturation value and an affine map keeps a standard normal input's mean and variance."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.alpha_dropout(input, self.p, self.training)
