@@ -6,6 +6,8 @@ Every method here is a thin spelling of an op in `backprop.ops`; the math lives 
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -116,7 +118,7 @@ class Tensor:
     @property
     def size(self) -> int:
         """Number of elements (NumPy's meaning; `numel()` is PyTorch's spelling)."""
-        return int(np.prod(self.data.shape, dtype=np.int64))
+        return math.prod(self.data.shape)
 
     def numel(self) -> int:
         return self.size
@@ -212,6 +214,21 @@ class Tensor:
     def clone(self) -> Tensor:
         """A copy in memory of its own that stays in the graph."""
         return ops.clone(self)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """`copy.deepcopy`: a leaf of the same class with data of its own on the same device,
+        the same `requires_grad` and a copy of `.grad`, as PyTorch copies a leaf (each backend
+        copies its own arrays, so a model on any device can be deep-copied)."""
+        if self._creator is not None:
+            raise RuntimeError(
+                "deepcopy: only leaf tensors (made by the user, not by an op) can be copied, "
+                "as in PyTorch; copy x.detach() instead"
+            )
+        copied = type(self)._make(self.backend.copy(self.data), self.device, self.requires_grad)
+        memo[id(self)] = copied
+        if self.grad is not None:
+            copied.grad = copy.deepcopy(self.grad, memo)
+        return copied
 
     def contiguous(self) -> Tensor:
         """This tensor: every op here takes any memory layout, so PyTorch code that asks for

@@ -3,10 +3,13 @@ indexing, repr, and the factories."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 import backprop as bp
+from backprop import nn
 
 # -- construction and dtypes -----------------------------------------------------------------------
 
@@ -260,3 +263,35 @@ def test_like_factories():
     assert bp.ones_like(x, requires_grad=True).requires_grad
     assert bp.full_like(x, 3.0).tolist() == [[3.0] * 3] * 2
     assert bp.randn_like(bp.tensor([1, 2])).dtype == np.float32  # ints draw floats
+
+
+# -- copy.deepcopy -------------------------------------------------------------------------------
+
+
+def test_deepcopy_gives_a_module_on_the_same_device_with_data_of_its_own(device):
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 2)).to(device)
+    model[0].weight.grad = bp.ones(2, 3, device=device)
+    copied = copy.deepcopy(model)
+    for (name, ours), (_, theirs) in zip(model.named_parameters(), copied.named_parameters()):
+        assert type(theirs) is type(ours) and theirs.device == device, name
+        assert theirs.data is not ours.data
+        np.testing.assert_array_equal(theirs.numpy(), ours.numpy())
+    np.testing.assert_array_equal(copied[0].weight.grad.numpy(), np.ones((2, 3)))
+    copied[0].weight.zero_()
+    assert model[0].weight.numpy().any(), "the copy's data is its own"
+
+
+def test_deepcopy_keeps_tied_parameters_tied():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    model[1].weight = model[0].weight
+    copied = copy.deepcopy(model)
+    assert copied[1].weight is copied[0].weight
+    assert copied[0].weight is not model[0].weight
+
+
+def test_deepcopy_of_a_tensor_made_by_an_op_is_an_error_as_in_torch():
+    x = bp.ones(2, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="deepcopy: only leaf tensors"):
+        copy.deepcopy(x)
+    assert copy.deepcopy(x.detach()).numpy().tolist() == [2.0, 2.0]

@@ -345,6 +345,15 @@ def test_argmin_gives_torchs_first_smallest_index(values, axis):
         assert kept.tolist() == torch.tensor(values).argmin(axis, keepdim=True).tolist()
 
 
+def test_extremes_of_an_empty_tensor_over_non_empty_axes_are_empty_as_in_torch(device):
+    x, theirs = bp.zeros(2, 0, device=device), torch.zeros(2, 0)
+    for name in ("amax", "amin", "argmax", "argmin"):
+        ours = getattr(x, name)(0)
+        assert ours.shape == tuple(getattr(theirs, name)(0).shape) == (0,)
+        with pytest.raises(ValueError, match=r"cannot reduce .* over axes \(1,\), which have no"):
+            getattr(x, name)(1)
+
+
 @pytest.mark.parametrize(
     "values", [[1e-300, -1e-300, 1e-20, -3e-17, 1e-8, -1e-5, 0.3, -0.49, 0.5, -0.5, 2.0, 40.0]]
 )

@@ -3,6 +3,7 @@ dtype and device changes. Each gradient is the opposite movement."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -189,16 +190,20 @@ class ToDevice(Function):
 
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """`x` with a new shape of as many elements (one axis may be -1: the rest); `x` itself
+    when the shape does not change, so a no-op reshape adds nothing to the graph."""
     shape = tuple(int(s) for s in shape)
     if shape == x.shape:
         return x
-    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    known = math.prod(s for s in shape if s != -1)
     valid = shape.count(-1) <= 1 and all(s >= -1 for s in shape)
     fits = known == x.size if -1 not in shape else known > 0 and x.size % known == 0
     if not (valid and fits):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
     if -1 in shape:
         shape = tuple(x.size // known if s == -1 else s for s in shape)
+        if shape == x.shape:
+            return x
     return Reshape(shape)(x)
 
 
@@ -212,7 +217,7 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
             f"flatten: start_axis {start_axis} comes after end_axis {end_axis} "
             f"for a tensor of shape {x.shape}"
         )
-    shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
+    shape = x.shape[:start] + (math.prod(x.shape[start : end + 1]),) + x.shape[end + 1 :]
     return reshape(x, shape)
 
 

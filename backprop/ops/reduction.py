@@ -55,9 +55,19 @@ def reduce(
     axes = normalize_axes(op, axis, x.ndim)
     if op == "mean" or x.requires_grad:
         require_float(op, x)
-    if op in ("max", "min") and x.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+    if op in ("max", "min"):
+        _check_reduced_axes(op, x, axes)
     return Reduce(op, axes, keepdims)(x)
+
+
+def _check_reduced_axes(op: str, x: Tensor, axes: tuple[int, ...]) -> None:
+    """A max, min, argmax or argmin has no value over an empty axis; an empty tensor reduced
+    over non-empty axes gives an empty result, as in PyTorch."""
+    if _count(x.shape, axes) == 0:
+        raise ValueError(
+            f"{op}: cannot reduce an empty tensor of shape {x.shape} over axes {axes}, "
+            "which have no entries"
+        )
 
 
 def var(
@@ -74,8 +84,7 @@ def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
     """Index of the largest element (of the flattened tensor when axis is None)."""
     if axis is not None:
         axis = normalize_axis("argmax", axis, x.ndim)
-    if x.size == 0:
-        raise ValueError(f"argmax: cannot reduce an empty tensor of shape {x.shape}")
+    _check_reduced_axes("argmax", x, normalize_axes("argmax", axis, x.ndim))
     return Tensor._make(x.backend.argmax(x.data, axis, keepdims), x.device)
 
 
@@ -97,8 +106,7 @@ def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
         raise TypeError("argmin: bool tensors are not supported, as in PyTorch")
     if axis is not None:
         axis = normalize_axis("argmin", axis, x.ndim)
-    if x.size == 0:
-        raise ValueError(f"argmin: cannot reduce an empty tensor of shape {x.shape}")
+    _check_reduced_axes("argmin", x, normalize_axes("argmin", axis, x.ndim))
     reversed_order = -x.detach() if x.dtype.kind == "f" else -x - 1
     return Tensor._make(x.backend.argmax(reversed_order.data, axis, keepdims), x.device)
 
@@ -148,8 +156,6 @@ def norm(
                 f"norm: the {p} norm over an empty axis (tensor of shape {x.shape}) is not "
                 "defined, as a maximum or minimum of nothing"
             )
-        if x.size == 0:
-            return reduce("sum", magnitude, axes, keepdims)  # empty, of the right shape
         return reduce("max" if p > 0 else "min", magnitude, axes, keepdims)
     if p == 1:
         return reduce("sum", magnitude, axes, keepdims)
