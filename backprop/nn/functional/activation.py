@@ -1,0 +1,138 @@
+"""The activations beyond `backprop.functional`'s: hardtanh, relu6, hardsigmoid, hardswish, mish,
+selu, celu, softsign, tanhshrink, logsigmoid, prelu and glu."""
+
+from __future__ import annotations
+
+from backprop import ops
+from backprop.nn.functional._checks import _float_input
+from backprop.nn.functional.padding import _cells
+from backprop.ops.common import normalize_axis
+from backprop.tensor import Tensor
+
+# The activations are composed of `where` selections and the existing activations, so the
+# gradient at a kink is that of the branch `where` picks there; the comparisons are chosen to
+# give PyTorch's gradients at the kinks.
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _clip(x: Tensor, low: float, high: float) -> Tensor:
+    """`x` limited to [low, high] with gradient 1 strictly inside and 0 at and past the edges
+    (PyTorch's hardtanh rule; `clamp` passes the gradient at the edges)."""
+    return ops.where(ops.compare("le", x, low), low, ops.where(ops.compare("ge", x, high), high, x))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """`input` limited to [min_val, max_val]; the gradient is 1 strictly between them and 0 at
+    them, as in PyTorch."""
+    _float_input("hardtanh", input)
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val must not be greater than max_val, got {min_val} > {max_val}"
+        )
+    return _clip(input, min_val, max_val)
+
+
+def relu6(input: Tensor) -> Tensor:
+    """min(max(x, 0), 6): hardtanh on [0, 6]."""
+    _float_input("relu6", input)
+    return _clip(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor) -> Tensor:
+    """A piecewise-linear sigmoid: 0 up to -3, 1 from 3, (x + 3) / 6 in between."""
+    _float_input("hardsigmoid", input)
+    return _clip(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input: Tensor) -> Tensor:
+    """x * hardsigmoid(x); its gradient is 0 at -3 and 1 at 3, as in PyTorch."""
+    _float_input("hardswish", input)
+    return input * hardsigmoid(input)
+
+
+def mish(input: Tensor) -> Tensor:
+    """x * tanh(softplus(x))."""
+    _float_input("mish", input)
+    return input * ops.activation(ops.activation(input, "softplus"), "tanh")
+
+
+def selu(input: Tensor) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
+    _float_input("selu", input)
+    return SELU_SCALE * ops.activation(input, "elu", SELU_ALPHA)
+
+
+def celu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha * (exp(x / alpha) - 1): alpha * elu(x / alpha)."""
+    _float_input("celu", input)
+    if not alpha > 0:
+        raise ValueError(f"celu: alpha must be positive, got {alpha}")
+    return alpha * ops.activation(input / alpha, "elu", 1.0)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    _float_input("softsign", input)
+    return input / (1.0 + ops.abs(input))
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    _float_input("tanhshrink", input)
+    return input - ops.activation(input, "tanh")
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), stable for large |x|: x - softplus(x) for x < 0, -softplus(-x)
+    otherwise, so softplus only ever sees arguments <= 0 and never overflows."""
+    _float_input("logsigmoid", input)
+    negative = ops.compare("lt", input, 0.0)
+    return ops.where(
+        negative,
+        input - ops.activation(input, "softplus"),
+        -ops.activation(-input, "softplus"),
+    )
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x; `weight` holds one slope, or one per channel (axis 1)."""
+    _float_input("prelu", input)
+    if not isinstance(weight, Tensor) or weight.ndim > 1:
+        got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"prelu: weight must be a 0-d or 1-D Tensor, got {got}")
+    if weight.dtype != input.dtype:
+        raise TypeError(
+            f"prelu: weight dtype {weight.dtype} differs from input dtype {input.dtype}; "
+            "convert it with .to(dtype)"
+        )
+    channels = input.shape[1] if input.ndim > 1 else 1
+    if weight.size not in (1, channels):
+        raise ValueError(
+            f"prelu: weight has {weight.size} values but the input {input.shape} has "
+            f"{channels} channels (axis 1); give 1 or {channels}"
+        )
+    slope = (
+        weight.reshape(())
+        if weight.size == 1
+        else weight.reshape((channels,) + (1,) * (input.ndim - 2))
+    )
+    return ops.where(ops.compare("gt", input, 0.0), input, slope * input)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: a * sigmoid(b), where a and b are the halves of `dim`."""
+    _float_input("glu", input)
+    if input.ndim == 0:
+        raise ValueError("glu: a 0-d input has no axis to halve")
+    axis = normalize_axis("glu", dim, input.ndim)
+    size = input.shape[axis]
+    if size % 2:
+        raise ValueError(
+            f"glu: the halved axis must have an even size, but axis {dim} of {input.shape} has "
+            f"{size}"
+        )
+    first = _cells(input, axis, 0, size // 2)
+    second = _cells(input, axis, size // 2, size)
+    return first * ops.activation(second, "sigmoid")

@@ -1,0 +1,103 @@
+"""The dropout variants beyond `backprop.functional.dropout`: whole-channel dropout1d and
+dropout2d, and alpha_dropout for SELU networks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from backprop import ops
+from backprop.nn.functional._checks import _float_input
+from backprop.nn.functional.activation import SELU_ALPHA, SELU_SCALE
+from backprop.random import default_generator
+from backprop.tensor import Tensor
+
+
+def _check_probability(op: str, p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
+
+
+def _keep_mask(
+    x: Tensor, shape: tuple[int, ...], p: float, generator: np.random.Generator | None
+) -> Tensor:
+    """A bool mask of `shape` that is True with probability 1 - p, drawn as `dropout` draws
+    its mask: uniform noise from `generator` (the global generator by default), kept where it
+    is at least p."""
+    rng = generator or default_generator()
+    noise = x.backend.random_uniform(shape, x.dtype, rng)
+    return Tensor._make(x.backend.compare("ge", noise, p), x.device)
+
+
+def _channel_dropout(
+    x: Tensor, p: float, training: bool, generator: np.random.Generator | None, channel_axis: int
+) -> Tensor:
+    """Zeroes whole channels of `x` (along `channel_axis`) and scales the rest by 1 / (1 - p)."""
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    shape = x.shape[: channel_axis + 1] + (1,) * (x.ndim - channel_axis - 1)
+    keep = _keep_mask(x, shape, p, generator)
+    return ops.where(keep, x * (1.0 / (1.0 - p)), 0.0)
+
+
+def dropout1d(
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    *,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
+    """Zeroes each channel of an (N, C, L) or unbatched (C, L) input with probability `p` and
+    scales the kept ones by 1 / (1 - p)."""
+    _check_probability("dropout1d", p)
+    _float_input("dropout1d", input)
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"dropout1d: expected an (N, C, L) or unbatched (C, L) input, got {input.shape}"
+        )
+    return _channel_dropout(input, p, training, generator, input.ndim - 2)
+
+
+def dropout2d(
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    *,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
+    """Zeroes each channel of an (N, C, H, W) input with probability `p` and scales the kept
+    ones by 1 / (1 - p). A 3-D input is taken as (N, C, L), as PyTorch takes it today (which
+    warns that this will change); for unbatched or 1-D feature maps use dropout1d."""
+    _check_probability("dropout2d", p)
+    _float_input("dropout2d", input)
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"dropout2d: expected an (N, C, H, W) or (N, C, L) input, got {input.shape}; "
+            "use dropout for other shapes"
+        )
+    return _channel_dropout(input, p, training, generator, 1)
+
+
+def alpha_dropout(
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = False,
+    *,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
+    """Dropout for SELU networks: dropped elements take SELU's negative saturation value and
+    an affine map keeps the mean and variance of a standard normal input, as in PyTorch."""
+    _check_probability("alpha_dropout", p)
+    _float_input("alpha_dropout", input)
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    saturation = SELU_ALPHA * SELU_SCALE
+    scale = 1.0 / math.sqrt((saturation * saturation * p + 1) * (1 - p))
+    keep = _keep_mask(input, input.shape, p, generator)
+    kept = input * scale + saturation * scale * p
+    return ops.where(keep, kept, saturation * scale * (p - 1))
