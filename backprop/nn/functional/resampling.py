@@ -1,5 +1,5 @@
 """Resampling: pixel_shuffle / pixel_unshuffle and interpolate (nearest and linear modes), with
-its source cells found on the host from the shapes and taken as slices."""
+its source cells worked out on the device."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import numpy as np
 from backprop import ops
 from backprop.creation import arange
 from backprop.nn.functional._checks import _float_input
-from backprop.nn.functional.padding import _cells
 from backprop.tensor import Tensor
 
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear")
@@ -78,10 +77,10 @@ def interpolate(
     'linear', 'bilinear' and 'trilinear' blend the two nearest cells along each axis, with
     `align_corners` mapping the corner cells' centres (True) or edges (False) onto each other.
 
-    The source cells are computed on the host from the shapes alone and taken as strided
-    slices, broadcasts and at most one concatenation per axis; the linear weights are computed
-    on the device from `arange`. No index or weight array is copied from the host, so a step
-    that interpolates can be captured into a CUDA graph."""
+    The source cells and the linear weights are worked out on the device from `arange`, in
+    PyTorch's float arithmetic, and the cells taken with `index_select`: no index or weight
+    array is copied from the host, so a step that interpolates can be captured into a CUDA
+    graph."""
     op = "interpolate"
     _float_input(op, input)
     if mode not in INTERPOLATE_MODES:
@@ -103,11 +102,11 @@ def interpolate(
         )
     sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor)
     for i, (out_size, scale) in enumerate(zip(sizes, scales)):
-        axis, in_size = i + 2, input.shape[i + 2]
+        axis = i + 2
         if mode in LINEAR_MODES:
             input = _linear_axis(input, axis, out_size, scale, bool(align_corners))
         else:
-            input = _take(input, axis, _nearest_sources(in_size, out_size, scale, mode))
+            input = _nearest_axis(input, axis, out_size, scale, mode)
     return input
 
 
@@ -151,42 +150,49 @@ def _per_axis(op: str, name: str, value, count: int) -> tuple:
     return (value,) * count
 
 
-def _nearest_sources(in_size: int, out_size: int, scale: float | None, mode: str) -> list[int]:
-    """The input cell of each output cell by PyTorch's float32 rules: floor(j * s) for
-    'nearest' (j itself, or j // 2, where the output is as long or twice as long) and
-    floor((j + 0.5) * s) for 'nearest-exact', where s is 1 / scale_factor or
+def _nearest_axis(x: Tensor, axis: int, out_size: int, scale, mode: str) -> Tensor:
+    """Nearest-neighbour resizing along `axis` by PyTorch's float32 rules: output cell j reads
+    cell floor(j * s) ('nearest'; j itself, or j / 2, where the output is as long or twice as
+    long) or floor((j + 0.5) * s) ('nearest-exact'), where s is 1 / scale_factor or
     in_size / out_size."""
-    if mode == "nearest" and out_size in (in_size, 2 * in_size):
-        return [j * in_size // out_size for j in range(out_size)]
-    step = np.float32(1.0 / scale) if scale else np.float32(in_size) / np.float32(out_size)
-    cells = np.arange(out_size)
-    if mode == "nearest":
-        positions = cells.astype(np.float32) * step
+    in_size = x.shape[axis]
+    if mode == "nearest" and out_size == in_size:
+        return x
+    if mode == "nearest" and out_size == 2 * in_size:
+        positions = arange(out_size, dtype="float32", device=x.device) * 0.5
     else:
-        positions = ((cells + 0.5) * np.float64(step)).astype(np.float32)
-    return np.minimum(np.floor(positions).astype(np.int64), in_size - 1).tolist()
+        step = np.float32(1.0 / scale) if scale else np.float32(in_size) / np.float32(out_size)
+        if mode == "nearest":
+            positions = arange(out_size, dtype="float32", device=x.device) * step
+        else:
+            cells = arange(out_size, dtype="float64", device=x.device)
+            positions = ((cells + 0.5) * np.float64(step)).to(dtype="float32")
+    return x.index_select(axis, _cell_index(positions, in_size))
+
+
+def _cell_index(positions: Tensor, in_size: int) -> Tensor:
+    """The cells (int64) at or below non-negative source `positions`, the last one at most."""
+    return ops.clamp(positions.to(dtype="int64"), max=in_size - 1)
 
 
 def _linear_axis(x: Tensor, axis: int, out_size: int, scale, align_corners: bool) -> Tensor:
     """Linear interpolation along `axis` as PyTorch does it: output cell j reads source
     position s(j) = step * j (align_corners) or step * (j + 0.5) - 0.5, floored at 0, and
-    blends cells i = floor(s) and i + 1 (i alone at the last cell) by s - i. The positions
-    are computed twice with the same arithmetic in x's dtype: on the host, for the cells to
-    slice, and on the device from `arange`, for the weights, so nothing is copied over. An
-    axis that keeps its size is left as it is, as PyTorch leaves it, whatever the scale."""
+    blends cells i = floor(s) and i + 1 (i alone at the last cell) by s - i, with s computed
+    in x's dtype. An axis that keeps its size is left as it is, as PyTorch leaves it, whatever
+    the scale."""
     in_size, dtype = x.shape[axis], x.dtype
     if out_size == in_size:
         return x
     step = _linear_step(in_size, out_size, scale, align_corners, dtype.type)
-    host = _source_positions(np.arange(out_size, dtype=dtype), step, align_corners)
-    lower = np.minimum(np.floor(host.astype(np.float32)).astype(np.int64), in_size - 1)
-    upper = np.minimum(lower + 1, in_size - 1)
-    cells = arange(out_size, dtype=dtype, device=x.device)
-    positions = _source_positions(cells, step, align_corners)
-    lower_cells = _take(arange(in_size, dtype=dtype, device=x.device), 0, lower.tolist())
-    weight = ops.clamp(positions - lower_cells, 0.0, 1.0)
+    positions = _source_positions(
+        arange(out_size, dtype=dtype, device=x.device), step, align_corners
+    )
+    lower = _cell_index(positions.to(dtype="float32"), in_size)
+    upper = ops.clamp(lower + 1, max=in_size - 1)
+    weight = ops.clamp(positions - lower.to(dtype=dtype), 0.0, 1.0)
     weight = weight.reshape((out_size,) + (1,) * (x.ndim - axis - 1))
-    low, high = _take(x, axis, lower.tolist()), _take(x, axis, upper.tolist())
+    low, high = x.index_select(axis, lower), x.index_select(axis, upper)
     return low * (1.0 - weight) + high * weight
 
 
@@ -198,50 +204,8 @@ def _linear_step(in_size: int, out_size: int, scale, align_corners: bool, real: 
     return real(1.0 / scale) if scale else real(in_size) / real(out_size)
 
 
-def _source_positions(cells, step, align_corners: bool):
-    """PyTorch's source position of each output cell (a NumPy array or a Tensor)."""
+def _source_positions(cells: Tensor, step, align_corners: bool) -> Tensor:
+    """PyTorch's source position of each output cell."""
     if align_corners:
         return cells * step
-    positions = (cells + 0.5) * step - 0.5
-    if isinstance(positions, Tensor):
-        return ops.maximum(positions, 0.0)
-    return np.maximum(positions, 0.0)
-
-
-def _take(x: Tensor, axis: int, sources: list[int]) -> Tensor:
-    """The cells `sources` (non-decreasing) of `x` along `axis`, as strided slices repeated
-    by broadcasting and joined by one concatenation: integer scale factors take a single
-    slice, and no index array is made."""
-    if sources == list(range(x.shape[axis])):
-        return x
-    parts = []
-    for start, stride, count, repeat in _runs(sources):
-        part = _cells(x, axis, start, start + stride * (count - 1) + 1, stride)
-        if repeat > 1:
-            part = ops.unsqueeze(part, axis + 1)
-            widened = part.shape[: axis + 1] + (repeat,) + part.shape[axis + 2 :]
-            part = ops.broadcast_to(part, widened)
-            part = part.reshape(x.shape[:axis] + (count * repeat,) + x.shape[axis + 1 :])
-        parts.append(part)
-    return ops.concatenate(parts, axis) if len(parts) > 1 else parts[0]
-
-
-def _runs(sources: list[int]) -> list[tuple[int, int, int, int]]:
-    """`sources` as runs (start, stride, count, repeat): cells start, start + stride, ...
-    (`count` of them), each repeated `repeat` times."""
-    groups: list[list[int]] = []
-    for source in sources:
-        if groups and groups[-1][0] == source:
-            groups[-1][1] += 1
-        else:
-            groups.append([source, 1])
-    runs: list[tuple[int, int, int, int]] = []
-    for source, repeat in groups:
-        if runs:
-            start, stride, count, last_repeat = runs[-1]
-            last = start + stride * (count - 1)
-            if last_repeat == repeat and (count == 1 or source - last == stride):
-                runs[-1] = (start, source - last, count + 1, repeat)
-                continue
-        runs.append((source, 1, 1, repeat))
-    return runs
+    return ops.maximum((cells + 0.5) * step - 0.5, 0.0)
