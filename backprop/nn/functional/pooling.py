@@ -119,11 +119,6 @@ def _max_pool(
     ph, pw = padding
     widths = (pw, pw + ew, ph, ph + eh)
     cols = _windows(pad(input, widths, value=float("-inf")), kernel, stride, 0, dilation)
-    if input.size == 0:  # no window to take an argmax of
-        values = cols.sum(axis=1).reshape(n, c, *grid)
-        return (
-            (values, zeros(values.shape, dtype=int64, device=input.device)) if indices else values
-        )
     winners = cols.argmax(axis=1, keepdims=True)
     values = ops.gather(cols, 1, winners).reshape(n, c, *grid)
     if not indices:
@@ -312,9 +307,6 @@ def adaptive_max_pool2d(
     flat index into the (H * W) plane, int64."""
     _image("adaptive_max_pool2d", input)
     out_height, out_width = _adaptive_sizes("adaptive_max_pool2d", input, output_size)
-    if input.size == 0:  # no cell to take an argmax of
-        out = adaptive_avg_pool2d(input, (out_height, out_width))
-        return (out, zeros(out.shape, dtype=int64, device=input.device)) if return_indices else out
     width = input.shape[3]
     row_maxima, columns = [], []
     for start, stop in _adaptive_windows(width, out_width):
