@@ -24,6 +24,12 @@ def device(request) -> bp.Device:
     return request.param
 
 
+@pytest.fixture(params=["float64", "float32"])
+def dtype(request) -> str:
+    """Both float dtypes, for the tests that compare against PyTorch in each."""
+    return request.param
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

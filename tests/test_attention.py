@@ -20,11 +20,6 @@ from backprop import nn
 sdpa = F.scaled_dot_product_attention
 
 
-@pytest.fixture(params=["float64", "float32"])
-def dtype(request) -> str:
-    return request.param
-
-
 def constant(array: np.ndarray, framework, dtype: str):
     """`array` as a constant of the framework whose functional module is `framework`; float
     masks in the compared dtype (PyTorch always runs in float64)."""

@@ -26,11 +26,6 @@ TF = torch.nn.functional
 MODES = ["constant", "reflect", "replicate", "circular"]
 
 
-@pytest.fixture(params=["float64", "float32"])
-def dtype(request) -> str:
-    return request.param
-
-
 def leaf(shape, seed=0) -> bp.Tensor:
     return bp.tensor(randn(shape, seed), requires_grad=True)
 

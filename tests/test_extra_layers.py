@@ -26,11 +26,6 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 
-@pytest.fixture(params=["float64", "float32"])
-def dtype(request) -> str:
-    return request.param
-
-
 def leaf(values, dtype="float64") -> bp.Tensor:
     return bp.tensor(np.asarray(values, dtype=dtype), requires_grad=True)
 

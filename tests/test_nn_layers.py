@@ -47,11 +47,6 @@ def check_layer(ours, theirs, x: np.ndarray, dtype: str = "float64") -> None:
         assert_close(param.grad.numpy(), theirs_params[name].grad.numpy(), dtype, f"{name}.grad")
 
 
-@pytest.fixture(params=["float64", "float32"])
-def dtype(request) -> str:
-    return request.param
-
-
 def test_linear(rng, dtype):
     check_layer(nn.Linear(5, 3), torch.nn.Linear(5, 3), rng.standard_normal((4, 5)), dtype)
 

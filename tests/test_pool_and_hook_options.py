@@ -23,11 +23,6 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 
-@pytest.fixture(params=["float64", "float32"])
-def dtype(request) -> str:
-    return request.param
-
-
 def leaf(shape, seed=0) -> bp.Tensor:
     return bp.tensor(randn(shape, seed), requires_grad=True)
 
