@@ -3,6 +3,7 @@ dropout and `linear`. Layers in `backprop.nn` are thin wrappers around these."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -193,10 +194,14 @@ def _picked_losses(
 ) -> tuple[Tensor, Tensor]:
     """Per-row `-weight[t] * log_probs[t]` for the flat targets, mixed with the class-weighted
     mean over classes when smoothing as PyTorch does, and 0 on ignored rows; also each row's
-    weight in a mean (its class weight, or 1; 0 where ignored). Ignored rows pick class 0,
-    a valid index for gather, and are then zeroed."""
+    weight in a mean (its class weight, or 1; 0 where ignored). Rows whose target is outside
+    [0, C) pick class 0, a valid index for gather: ignored ones are then zeroed, the others
+    (possible only on a GPU, where the targets are not read) get a NaN loss, as the fused
+    kernel gives them."""
+    classes = log_probs.shape[1]
     keep = ops.compare("ne", target, int(ignore_index))
-    safe = ops.where(keep, target, 0)
+    inside = ops.where(ops.compare("ge", target, 0), ops.compare("lt", target, classes), False)
+    safe = ops.where(inside, target, 0)
     losses = -ops.gather(log_probs, 1, safe.reshape(-1, 1)).reshape(-1)
     if weight is None:
         weights = mask(keep, log_probs.dtype)
@@ -205,9 +210,8 @@ def _picked_losses(
         losses = losses * weights
         log_probs = log_probs * weight
     if smoothing:
-        classes = log_probs.shape[1]
         losses = (1 - smoothing) * losses - (smoothing / classes) * log_probs.sum(1)
-    return ops.where(keep, losses, 0.0), weights
+    return ops.where(keep, ops.where(inside, losses, math.nan), 0.0), weights
 
 
 def _class_reduce(losses: Tensor, weights: Tensor, shape: tuple, reduction: str) -> Tensor:

@@ -488,6 +488,29 @@ def test_losses_never_read_device_data(monkeypatch, rng):
     sum(losses[1:], losses[0]).backward()
 
 
+def test_a_class_out_of_range_on_a_gpu_backend_gives_a_nan_loss_on_every_path(device):
+    """Where reading the targets would wait for the device, a class outside [0, C) that is not
+    ignore_index gives its row a NaN loss, fused or composed, and the other rows are unharmed,
+    first and second derivatives included."""
+    if device.type == "cpu":
+        pytest.skip("the CPU reads the targets and raises IndexError (tested above)")
+    logits = np.random.default_rng(0).standard_normal((4, 3))
+    x = bp.tensor(logits, device=device, requires_grad=True)
+    target = index([-1, 3, 2, -100]).to(device)
+    weight = bp.tensor([1.0, 2.0, 0.5], dtype="float64", device=device)
+    losses = [
+        F.cross_entropy(x, target, reduction="none", label_smoothing=0.1),
+        F.cross_entropy(x, target, weight, reduction="none"),
+        F.nll_loss(x, target, reduction="none"),
+    ]
+    for loss in losses:
+        values = loss.numpy()
+        assert np.isnan(values[:2]).all() and np.isfinite(values[2]) and values[3] == 0
+    (grad,) = bp.grad(sum(loss[2:].sum() for loss in losses), [x], create_graph=True)
+    assert np.isfinite(grad.numpy()).all()
+    assert np.isfinite(bp.grad(grad.sum(), [x])[0].numpy()).all()
+
+
 def test_class_losses_on_every_device(device, rng):
     """Ignored targets, class weights and K dimensions on each backend (Numba's CUDA simulator
     too), matching the NumPy backend in value and gradient."""

@@ -367,8 +367,8 @@ class Backend:
         inside = (targets >= 0) & (targets < classes)
         grad = probs - label_smoothing / classes
         grad[xp.arange(n), xp.where(inside, targets, 0)] -= (1 - label_smoothing) * inside
-        scale = xp.where(targets != ignore_index, grad_losses, 0).astype(probs.dtype, copy=False)
-        return grad * scale[:, None]
+        kept = (targets != ignore_index)[:, None]
+        return xp.where(kept, grad * grad_losses[:, None], 0).astype(probs.dtype, copy=False)
 
     # -- optimizer updates (in place) ----------------------------------------------------------
     #

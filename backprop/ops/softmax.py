@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop.autograd import Function, is_grad_enabled
+from backprop.ops.arithmetic import where
 from backprop.ops.common import normalize_axis, require_float
 from backprop.ops.movement import reshape
 from backprop.ops.reduction import reduce
@@ -74,17 +75,18 @@ class SoftmaxCrossEntropy(Function):
             return Tensor._make(grad, gy.device)
         logits = self.inputs[0]
         n, classes = logits.shape
-        b = self.backend
-        # Ignored rows pick class 0 here; their upstream gradient is zeroed below.
-        kept = b.compare("ne", self.targets, self.ignore_index)
-        picked = b.reshape(b.where(kept, self.targets, 0), (n, 1))
-        onehot = b.scatter_add((n, classes), 1, picked, b.ones((n, 1), logits.dtype))
+        b, targets = self.backend, self.targets
+        # As the kernels do: a target outside [0, C) marks no class, and ignored rows get 0.
+        inside = b.where(b.compare("ge", targets, 0), b.compare("lt", targets, classes), False)
+        picked = b.reshape(b.where(inside, targets, 0), (n, 1))
+        marks = b.reshape(b.astype(inside, logits.dtype), (n, 1))
+        onehot = b.scatter_add((n, classes), 1, picked, marks)
         smoothing = self.label_smoothing
         target = _const(
             b.binary("add", b.binary("mul", onehot, 1 - smoothing), smoothing / classes), gy
         )
-        counted = _const(b.reshape(self.counted, (n, 1)), gy)
-        return (softmax(logits, 1) - target) * (gy.reshape(n, 1) * counted)
+        kept = _const(b.reshape(b.compare("ne", targets, self.ignore_index), (n, 1)), gy)
+        return where(kept, (softmax(logits, 1) - target) * gy.reshape(n, 1), 0.0)
 
 
 def _const(array, like: Tensor) -> Tensor:
