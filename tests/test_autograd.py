@@ -494,3 +494,33 @@ def test_anomaly_mode_is_scoped_by_the_context_or_set_for_the_program():
     finally:
         autograd.set_detect_anomaly(False)
     assert not autograd.is_anomaly_enabled()
+
+
+# -- outputs that get no gradient -----------------------------------------------------------------
+
+
+class _Halves(autograd.Function):
+    """Splits a vector in two, and records what its backward receives in `received`."""
+
+    def __init__(self, materialize: bool, received: list):
+        self.materialize_grads, self.received = materialize, received
+
+    def forward(self, x):
+        half = x.shape[0] // 2
+        return x[:half], x[half:]
+
+    def backward(self, g_first, g_second):
+        self.received.extend((g_first, g_second))
+        second = bp.zeros(1, dtype="float64") if g_second is None else g_second
+        return bp.concatenate([g_first, second])
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_an_output_without_gradient_reaches_backward_as_zeros_unless_told_not_to(materialize):
+    x, received = leaf([1.0, 2.0]), []
+    first, _ = _Halves(materialize, received)(x)
+    (first * 3).sum().backward()
+    g_first, g_second = received
+    assert g_first.tolist() == [3.0]
+    assert (g_second is None) if not materialize else g_second.tolist() == [0.0]
+    assert x.grad.tolist() == [3.0, 0.0]

@@ -405,3 +405,16 @@ def test_a_hook_replacing_the_output_stays_differentiable():
 def test_a_hook_must_be_callable(method):
     with pytest.raises(TypeError, match=f"Module.{method}: hook must be callable, got str"):
         getattr(AddOne(), method)("print")
+
+
+def test_a_full_backward_hook_sees_none_for_an_output_without_gradient_as_in_torch():
+    class Two(nn.Module):
+        def forward(self, a):
+            return a * 2, a * 3
+
+    module, seen = Two(), []
+    module.register_full_backward_hook(lambda m, grad_in, grad_out: seen.append(grad_out))
+    first, _ = module(bp.ones(2, requires_grad=True))
+    first.sum().backward()
+    [(used, unused)] = seen
+    assert used.tolist() == [1.0, 1.0] and unused is None

@@ -84,10 +84,13 @@ class Function:
     `forward` gets the inputs' backend arrays (`self.backend` is their backend) and returns an
     array or a tuple of arrays; it may save arrays on `self` for backward. `backward` gets one
     Tensor per output and returns one Tensor (or None) per input, with the input's shape.
-    `self.inputs` holds the input Tensors while the graph lives.
+    `self.inputs` holds the input Tensors while the graph lives. An output that gets no
+    gradient reaches `backward` as zeros, unless the class sets `materialize_grads = False`
+    (PyTorch's `ctx.set_materialize_grads(False)`): then it reaches it as None.
     """
 
     inputs: tuple[Tensor, ...] | None
+    materialize_grads = True
 
     @property
     def name(self) -> str:
@@ -299,13 +302,14 @@ def _run(
             grads = pending.pop(id(fn), None)
             if grads is None:
                 continue
-            grads = [
-                g
-                if g is not None
-                else Tensor._make(fn.device.backend.zeros(shape, dtype), fn.device)
-                for g, (shape, dtype) in zip(grads, fn.output_meta)
-            ]
-            grads = [_hooked(ref(), g) for ref, g in zip(fn.outputs, grads)]
+            if fn.materialize_grads:
+                grads = [
+                    g
+                    if g is not None
+                    else Tensor._make(fn.device.backend.zeros(shape, dtype), fn.device)
+                    for g, (shape, dtype) in zip(grads, fn.output_meta)
+                ]
+            grads = [None if g is None else _hooked(ref(), g) for ref, g in zip(fn.outputs, grads)]
             _note_output_grads(fn, grads, targets, found)
             if needed is not None and id(fn) not in needed:
                 continue
@@ -348,12 +352,12 @@ def _hooked(tensor: Tensor | None, g: Tensor) -> Tensor:
 
 
 def _note_output_grads(
-    fn: Function, grads: list[Tensor], targets: set[int] | None, found: dict[int, Tensor]
+    fn: Function, grads: list[Tensor | None], targets: set[int] | None, found: dict[int, Tensor]
 ) -> None:
     """Records the full gradient of `fn`'s outputs that were asked for or `retain_grad()`ed."""
     for ref, g in zip(fn.outputs, grads):
         tensor = ref()
-        if tensor is None:
+        if tensor is None or g is None:
             continue
         if targets is not None and id(tensor) in targets:
             found[id(tensor)] = g

@@ -109,7 +109,10 @@ def add_hook(hooks: list, hook: Any, prepend: bool) -> RemovableHandle:
 
 class _GradientTap(Function):
     """The identity on some tensors; backward hands their gradients, all together, to
-    `on_grads`, whose (possibly replaced) gradients flow on."""
+    `on_grads`, whose (possibly replaced) gradients flow on. A tensor that got no gradient
+    passes None, as PyTorch's hooks see it."""
+
+    materialize_grads = False
 
     def __init__(self, on_grads: Callable[[tuple[Tensor, ...]], tuple]):
         self.on_grads = on_grads
@@ -121,7 +124,7 @@ class _GradientTap(Function):
     def forward(self, *arrays: Any) -> tuple:
         return arrays
 
-    def backward(self, *grads: Tensor) -> tuple:
+    def backward(self, *grads: Tensor | None) -> tuple:
         return tuple(self.on_grads(grads))
 
 
