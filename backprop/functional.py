@@ -409,15 +409,31 @@ def binary_cross_entropy_with_logits(
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
 
 
+def check_dropout_probability(op: str, p: float) -> None:
+    """A dropout probability must lie in [0, 1]; the dropout functions and layers share this."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
+
+
+def dropout_keep_mask(
+    x: Tensor, shape: tuple[int, ...], p: float, generator: np.random.Generator | None
+) -> Tensor:
+    """A bool mask of `shape`, on `x`'s device, that is True with probability 1 - p: uniform
+    noise in `x`'s dtype from `generator` (the global generator by default), kept where it is
+    at least p. Every dropout draws its mask here, so one seed gives the same mask to all."""
+    rng = generator or default_generator()
+    noise = x.backend.random_uniform(shape, x.dtype, rng)
+    return Tensor._make(x.backend.compare("ge", noise, p), x.device)
+
+
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
     """Zeroes each element with probability `p` and scales the rest by 1 / (1 - p)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    check_dropout_probability("dropout", p)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"dropout: expected a Tensor, got {type(x).__name__}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return x * 0.0
-    rng = generator or default_generator()
-    noise = x.backend.random_uniform(x.shape, x.dtype, rng)
-    keep = Tensor._make(x.backend.compare("ge", noise, p), x.device)
+    keep = dropout_keep_mask(x, x.shape, p, generator)
     return ops.where(keep, x * (1.0 / (1.0 - p)), 0.0)

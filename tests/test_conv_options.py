@@ -59,6 +59,17 @@ def test_constant_pad_fills_with_value_and_pads_any_number_of_axes():
     compare(lambda f, x: f.pad(x, (1, 1), value=4.0), [(5,)])
 
 
+def test_pad_value_none_means_zero_as_in_torch():
+    compare(lambda f, x: f.pad(x, (1, 2, 2, 0), value=None), [(2, 3, 4)])
+    assert F.pad(bp.ones(2), (1, 1), value=None).numpy().tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("mode", MODES[1:])
+@pytest.mark.parametrize("value", [None, 0, 0.0])
+def test_copying_modes_take_a_value_of_none_or_zero_as_torch_does(mode, value):
+    compare(lambda f, x: f.pad(x, (2, 1), mode=mode, value=value), [(1, 2, 4)])
+
+
 def test_constant_pad_may_crop_an_axis_to_nothing():
     out = F.pad(bp.randn(2, 3), (-2, -1))
     assert out.shape == (2, 0) == tuple(TF.pad(torch.zeros(2, 3), (-2, -1)).shape)
@@ -208,6 +219,12 @@ def test_conv2d_valid_padding_is_no_padding(dtype):
 )
 def test_conv2d_on_edge_shapes_matches_torch(shapes, options):
     compare(lambda f, x, w, b: f.conv2d(x, w, b, **options), shapes)
+
+
+@pytest.mark.parametrize("options", [{}, {"groups": 2, "padding": 1}, {"padding": "same"}], ids=str)
+def test_conv2d_on_an_empty_batch_gives_an_empty_result_as_torch_does(options):
+    weight = (6, 4 // options.get("groups", 1), 3, 3)
+    compare(lambda f, x, w, b: f.conv2d(x, w, b, **options), [(0, 4, 5, 5), weight, (6,)])
 
 
 def test_grouped_conv2d_reads_non_contiguous_views():
@@ -469,9 +486,9 @@ def test_adaptive_avg_pool2d_output_size_must_be_positive_ints(output_size):
         F.adaptive_avg_pool2d(bp.randn(1, 1, 4, 4), output_size)
 
 
-def test_adaptive_avg_pool2d_wants_an_image_batch():
-    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: expected an \(N, C, H, W\)"):
-        nn.AdaptiveAvgPool2d(1)(bp.randn(3, 4, 4))
+def test_adaptive_avg_pool2d_wants_an_image_or_a_batch_of_them():
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: expected an \(N, C, H, W\) or"):
+        nn.AdaptiveAvgPool2d(1)(bp.randn(4, 4))
 
 
 # -- every device ----------------------------------------------------------------------------

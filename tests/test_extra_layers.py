@@ -13,6 +13,8 @@ test, which runs on every device.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 from helpers import assert_close, randn
@@ -184,6 +186,15 @@ def test_prelu_derivatives_in_input_and_slope_match_finite_differences():
     assert bp.gradgradcheck(F.prelu, x, w)
 
 
+@pytest.mark.parametrize("alpha", [-0.5, -2.0])
+def test_celu_takes_a_negative_alpha_as_torch_does(alpha, dtype):
+    compare(lambda f, x: f.celu(x, alpha), [(3, 4)], dtype)
+    compare_layer(nn.CELU(alpha), torch.nn.CELU(alpha), (2, 5), dtype)
+    x = leaf(SMOOTH_POINTS)
+    assert bp.gradcheck(lambda x: F.celu(x, alpha), x)
+    assert bp.gradgradcheck(lambda x: F.celu(x, alpha), x)
+
+
 def test_activations_read_non_contiguous_views():
     compare(lambda f, x: f.mish(x.permute(2, 0, 1)), [(3, 4, 5)])
     compare(lambda f, x: f.hardswish(4 * x[:, ::2]), [(3, 8)])
@@ -243,7 +254,7 @@ def test_prelu_layer_holds_torchs_weight_and_loads_its_state_dict():
     ("call", "error", "message"),
     [
         (lambda: F.hardtanh(bp.randn(2), 1.0, -1.0), ValueError, "hardtanh: min_val must not"),
-        (lambda: F.celu(bp.randn(2), 0.0), ValueError, "celu: alpha must be positive, got 0"),
+        (lambda: F.celu(bp.randn(2), 0.0), ValueError, "celu: alpha must not be 0"),
         (lambda: F.mish(bp.tensor([1, 2])), TypeError, "mish: expected a float32 or float64"),
         (lambda: F.selu([1.0]), TypeError, "selu: expected a Tensor, got list"),
         (lambda: F.hardswish([1.0]), TypeError, "hardswish: expected a Tensor, got list"),
@@ -264,7 +275,7 @@ def test_prelu_layer_holds_torchs_weight_and_loads_its_state_dict():
         (lambda: F.prelu(bp.randn(3), bp.randn(3)), ValueError, "has 1 channels"),
         (lambda: F.prelu(bp.randn(2, 3), bp.randn(3, 1)), ValueError, "0-d or 1-D Tensor"),
         (lambda: nn.Hardtanh(1.0, 1.0), ValueError, r"Hardtanh: max_val \(1.0\) must be"),
-        (lambda: nn.CELU(-1.0), ValueError, "CELU: alpha must be positive, got -1.0"),
+        (lambda: nn.CELU(0), ValueError, "CELU: alpha must not be 0"),
         (lambda: nn.PReLU(0), ValueError, "PReLU: num_parameters must be a positive int"),
     ],
 )
@@ -344,6 +355,18 @@ def test_dropout_layers_take_torchs_argument_and_drop_in_training():
     assert set(np.unique(out.numpy())) == {0.0, 2.0}
 
 
+def test_channel_and_alpha_dropout_are_not_plain_dropout_as_in_torch():
+    for layer in (nn.Dropout1d(), nn.Dropout2d(), nn.AlphaDropout()):
+        assert not isinstance(layer, nn.Dropout)
+    assert not isinstance(nn.Dropout1d(), nn.Dropout2d)
+    assert not isinstance(torch.nn.Dropout1d(), torch.nn.Dropout)
+
+
+def test_dropout_takes_tensors_only():
+    with pytest.raises(TypeError, match="dropout: expected a Tensor, got list"):
+        F.dropout([1.0, 2.0])
+
+
 def test_alpha_dropout_uses_torchs_constants_and_keeps_a_normal_inputs_statistics():
     """Dropped elements all take one value and kept ones an affine map of the input; both,
     read off PyTorch's output, are ours. Over many samples the mean stays near 0 and the
@@ -391,6 +414,14 @@ def test_unflatten_matches_torch_and_prints_like_it(dim, sizes, shape):
     compare_layer(ours, theirs, shape)
 
 
+@pytest.mark.parametrize(
+    ("sizes", "shape"), [((0, 3), (2, 0)), ((-1, 3), (2, 0)), ((2, 0), (4, 0))]
+)
+def test_unflatten_takes_zero_sizes_as_torch_does(sizes, shape):
+    out = nn.Unflatten(1, sizes)(bp.zeros(*shape))
+    assert out.shape == tuple(torch.nn.Unflatten(1, sizes)(torch.zeros(shape)).shape)
+
+
 def test_unflatten_undoes_flatten():
     x = bp.randn(2, 3, 4, 5)
     np.testing.assert_array_equal(nn.Unflatten(1, (3, 4))(nn.Flatten(1, 2)(x)).numpy(), x.numpy())
@@ -401,6 +432,9 @@ def test_unflatten_undoes_flatten():
     [
         (lambda: nn.Unflatten(1, (2, 4))(bp.randn(3, 10)), ValueError, "cannot split axis 1"),
         (lambda: nn.Unflatten(1, (3, -1))(bp.randn(3, 10)), ValueError, "of size 10"),
+        (lambda: nn.Unflatten(1, (0, -1))(bp.randn(3, 0)), ValueError, r"into \(0, -1\)"),
+        (lambda: nn.Unflatten(1, (0, 2))(bp.randn(3, 2)), ValueError, "of size 2"),
+        (lambda: nn.Unflatten(1, (-2, 3)), ValueError, "non-negative ints"),
         (lambda: nn.Unflatten(2, (2, 5))(bp.randn(3, 10)), IndexError, "Unflatten: axis 2"),
         (lambda: nn.Unflatten(1, (2, -1, -1)), ValueError, "at most one -1"),
         (lambda: nn.Unflatten(1, ()), ValueError, "non-empty tuple or list"),
@@ -457,6 +491,31 @@ def test_parameter_dict_behaves_like_a_dict():
     del params["b"]
     assert [(k, v.shape) for k, v in params.items()] == [("c", (1,))]
     assert [v.shape for v in params.values()] == [(1,)]
+
+
+def test_parameter_dict_sorts_a_plain_dicts_keys_as_torch_does():
+    def keys(m, tensor, parameters):
+        made = m.ParameterDict(parameters(tensor))
+        made.update(dict(zip("zy", [tensor([1.0])] * 2)))
+        return list(made.keys())
+
+    for parameters in (
+        lambda tensor: {"b": tensor([1.0]), "c": tensor([2.0]), "a": tensor([3.0])},
+        lambda tensor: OrderedDict([("b", tensor([1.0])), ("a", tensor([2.0]))]),
+        lambda tensor: [("b", tensor([1.0])), ("a", tensor([2.0]))],
+    ):
+        ours = keys(nn, bp.tensor, parameters)
+        assert ours == keys(torch.nn, torch.tensor, parameters)
+    assert ours == ["b", "a", "y", "z"]
+
+
+def test_parameter_and_module_dicts_update_from_their_own_kind_in_its_order():
+    params = nn.ParameterDict()
+    params.update(nn.ParameterDict([("b", bp.ones(1)), ("a", bp.ones(2))]))
+    assert params.keys() == ["b", "a"]
+    modules = nn.ModuleDict()
+    modules.update(nn.ModuleDict([("b", nn.ReLU()), ("a", nn.Tanh())]))
+    assert modules.keys() == ["b", "a"]
 
 
 def test_parameter_containers_print_like_torchs():
@@ -583,6 +642,32 @@ def test_bilinear_interpolation_matches_torch(shape, options, align_corners, dty
 )
 def test_one_and_three_dimensional_interpolation_matches_torch(shape, options):
     compare(lambda f, x: f.interpolate(x, **options), [shape])
+
+
+@pytest.mark.parametrize(
+    ("shape", "scale"),
+    [((1, 2, 5), 1.1), ((1, 2, 10), 2.05), ((1, 1, 2, 3, 5), 1.1), ((1, 1, 2, 2, 4), 2.01)],
+    ids=str,
+)
+def test_nearest_interpolation_of_3d_and_5d_inputs_takes_no_same_or_double_size_shortcut(
+    shape, scale, dtype
+):
+    """PyTorch's 2-D kernel reads cell j where a scale keeps the size and j / 2 where it
+    doubles it; its 1-D and 3-D kernels read floor(j / scale) (and their backward passes take
+    the shortcut the forward does not, so gradients are checked by finite differences)."""
+    x = randn(shape).astype(dtype)
+    scales = (1,) * (len(shape) - 3) + (scale,)
+    out = F.interpolate(bp.tensor(x), scale_factor=scales)
+    expected = TF.interpolate(torch.tensor(x), scale_factor=scales)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    assert bp.gradcheck(lambda t: F.interpolate(t, scale_factor=scales), leaf(x))
+
+
+def test_nearest_interpolation_of_a_1d_input_reads_floor_j_over_scale():
+    cells = F.interpolate(bp.arange(5, dtype="float64").reshape(1, 1, 5), scale_factor=1.1)
+    assert cells.numpy().ravel().tolist() == [0, 0, 1, 2, 3]
+    cells = F.interpolate(bp.arange(5, dtype="float64").reshape(1, 1, 1, 5), scale_factor=1.1)
+    assert cells.numpy().ravel().tolist() == [0, 1, 2, 3, 4]
 
 
 def test_interpolation_reads_non_contiguous_views():

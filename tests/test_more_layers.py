@@ -202,6 +202,20 @@ def test_conv1d_on_edge_shapes_matches_torch(shapes, options):
     compare(lambda f, x, w, b: f.conv1d(x, w, b, **options), shapes)
 
 
+def test_conv1d_on_an_empty_batch_gives_an_empty_result_as_torch_does():
+    compare(lambda f, x, w, b: f.conv1d(x, w, b, padding=1), [(0, 2, 5), (3, 2, 3), (3,)])
+    compare(lambda f, x, w: f.conv1d(x, w, groups=2), [(0, 4, 5), (6, 2, 2)])
+
+
+def test_conv_weights_and_biases_that_are_not_tensors_are_type_errors():
+    with pytest.raises(TypeError, match="conv1d: weight must be a Tensor, got list"):
+        F.conv1d(bp.randn(1, 2, 4), [[[1.0]]])
+    with pytest.raises(TypeError, match="conv2d: bias must be a Tensor, got list"):
+        F.conv2d(bp.randn(1, 1, 3, 3), bp.randn(1, 1, 2, 2), [0.0])
+    with pytest.raises(TypeError, match="conv_transpose2d: weight must be a Tensor, got float"):
+        F.conv_transpose2d(bp.randn(1, 1, 3, 3), 1.0)
+
+
 def test_conv1d_reads_non_contiguous_views():
     shapes = [(2, 7, 4), (6, 2, 3), (6,)]
     compare(lambda f, x, w, b: f.conv1d(x.permute(0, 2, 1), w, b, groups=2, padding=1), shapes)

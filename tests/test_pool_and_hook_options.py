@@ -156,6 +156,14 @@ def test_max_unpool2d_layer_matches_torch_and_its_repr():
     )
 
 
+def test_max_unpool2d_on_an_empty_batch_gives_an_empty_result_as_torch_does():
+    values, indices = F.max_pool2d(leaf((0, 2, 4, 6)), 2, return_indices=True)
+    out = F.max_unpool2d(values, indices, 2)
+    expected = TF.max_unpool2d(*TF.max_pool2d(torch.zeros(0, 2, 4, 6), 2, return_indices=True), 2)
+    assert out.shape == tuple(expected.shape) == (0, 2, 4, 6)
+    out.sum().backward()
+
+
 def test_max_unpool2d_checks_its_arguments():
     values, indices = F.max_pool2d(bp.randn(1, 1, 4, 4), 2, return_indices=True)
     with pytest.raises(ValueError, match=r"max_unpool2d: output_size \(9, 9\) is out of range"):
@@ -166,8 +174,10 @@ def test_max_unpool2d_checks_its_arguments():
         F.max_unpool2d(values, indices.reshape(1, 1, 4), 2)
     with pytest.raises(ValueError, match="max_unpool2d: indices must be an int64 Tensor"):
         F.max_unpool2d(values, values, 2)
-    with pytest.raises(ValueError, match=r"max_unpool2d: expected an \(N, C, H, W\)"):
-        F.max_unpool2d(values[0], indices[0], 2)
+    with pytest.raises(ValueError, match=r"max_unpool2d: expected an \(N, C, H, W\) or unbat"):
+        F.max_unpool2d(values[0, 0], indices[0, 0], 2)
+    with pytest.raises(TypeError, match="max_unpool2d: expected a Tensor, got list"):
+        F.max_unpool2d([1.0], indices, 2)
     with pytest.raises(ValueError, match="max_unpool2d: an input of height and width"):
         F.max_unpool2d(values, indices, 1, 1, 1)
 
@@ -238,8 +248,16 @@ def test_1d_pools_read_views_match_finite_differences_and_print_as_torch():
     assert repr(nn.AvgPool1d(3, 2)) == repr(torch.nn.AvgPool1d(3, 2))
 
 
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_1d_pools_on_an_empty_batch_give_an_empty_result_as_torch_does(ceil_mode):
+    compare(lambda f, x: f.max_pool1d(x, 3, 2, 1, ceil_mode=ceil_mode), [(0, 2, 8)])
+    compare(lambda f, x: f.avg_pool1d(x, 3, 2, 1, ceil_mode, False), [(0, 2, 8)])
+    values, indices = F.max_pool1d(bp.randn(0, 2, 8), 2, return_indices=True)
+    assert values.shape == indices.shape == (0, 2, 4)
+
+
 def test_1d_pools_check_their_arguments():
-    with pytest.raises(ValueError, match=r"max_pool1d: expected an \(N, C, L\) input"):
+    with pytest.raises(ValueError, match=r"max_pool1d: expected an \(N, C, L\) or unbatched"):
         F.max_pool1d(bp.randn(1, 2, 3, 4), 2)
     with pytest.raises(ValueError, match="avg_pool1d: padding 2 must be at most half the kernel"):
         F.avg_pool1d(bp.randn(1, 2, 8), 3, padding=2)
@@ -292,11 +310,73 @@ def test_adaptive_pool_layers_match_torch_views_and_finite_differences():
     assert empty.shape == indices.shape == (0, 2, 2, 2)
 
 
+def test_adaptive_pools_copy_no_host_data_to_the_device(monkeypatch):
+    """Their windows are worked out on the device: a step that pools can be captured."""
+    x = bp.randn(1, 2, 7, 5, requires_grad=True)
+
+    def no_host_copies(_):
+        raise AssertionError("an adaptive pool copied host data to the device")
+
+    monkeypatch.setattr(x.backend, "from_host", no_host_copies)
+    values, indices = F.adaptive_max_pool2d(x, (3, 2), return_indices=True)
+    (values.sum() + F.adaptive_avg_pool2d(x, (3, 2)).sum()).backward()
+
+
 def test_adaptive_pools_check_their_output_size():
     with pytest.raises(ValueError, match="adaptive_max_pool2d: output_size must be a positive"):
         F.adaptive_max_pool2d(bp.randn(1, 1, 4, 4), (2, 0))
     with pytest.raises(ValueError, match="adaptive_avg_pool1d: output_size must be an int"):
         F.adaptive_avg_pool1d(bp.randn(1, 1, 4), 0)
+
+
+# -- unbatched inputs ------------------------------------------------------------------------
+
+UNBATCHED = [
+    ("max_pool2d", (3, 7, 6), {"kernel_size": 3, "stride": 2, "padding": 1}),
+    ("avg_pool2d", (3, 7, 6), {"kernel_size": 2, "ceil_mode": True}),
+    ("adaptive_avg_pool2d", (3, 7, 6), {"output_size": (3, 4)}),
+    ("adaptive_max_pool2d", (3, 7, 6), {"output_size": (4, 3)}),
+    ("max_pool1d", (3, 9), {"kernel_size": 3, "stride": 2}),
+    ("avg_pool1d", (3, 9), {"kernel_size": 3, "padding": 1}),
+    ("adaptive_avg_pool1d", (3, 9), {"output_size": 4}),
+]
+
+
+@pytest.mark.parametrize(("name", "shape", "options"), UNBATCHED, ids=str)
+def test_pools_take_an_unbatched_input_as_torch_does(name, shape, options, dtype):
+    compare(lambda f, x: getattr(f, name)(x, **options), [shape], dtype)
+
+
+def test_unbatched_pools_return_torchs_indices_and_unpool_them():
+    x = randn((2, 5, 6))
+    values, indices = F.max_pool2d(leaf((2, 5, 6)), 2, return_indices=True)
+    expected, expected_indices = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    unpooled = F.max_unpool2d(values, indices, 2, output_size=(5, 6))
+    expected = TF.max_unpool2d(expected, expected_indices, 2, output_size=(5, 6))
+    assert_close(unpooled.numpy(), expected.numpy())
+    _, indices = F.max_pool1d(bp.tensor(x[0]), 2, return_indices=True)
+    _, expected_indices = TF.max_pool1d(torch.tensor(x[0]), 2, return_indices=True)
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    _, indices = F.adaptive_max_pool2d(bp.tensor(x), (2, 4), return_indices=True)
+    _, expected_indices = TF.adaptive_max_pool2d(torch.tensor(x), (2, 4), return_indices=True)
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+
+
+def test_unbatched_pool_layers_match_torch_and_finite_differences():
+    compare_layer(nn.MaxPool2d(2, 1), torch.nn.MaxPool2d(2, 1), (2, 4, 5))
+    compare_layer(nn.AdaptiveAvgPool1d(3), torch.nn.AdaptiveAvgPool1d(3), (2, 7))
+    x = leaf((2, 4, 5))
+    assert bp.gradcheck(lambda x: F.adaptive_max_pool2d(x, 3), x)
+    assert bp.gradgradcheck(lambda x: F.avg_pool2d(x, 2, 1).tanh(), x)
+    assert bp.gradcheck(lambda x: F.max_pool1d(x[0], 2), x)
+
+
+def test_the_1d_pools_are_not_2d_pools_as_in_torch():
+    assert not isinstance(nn.MaxPool1d(2), nn.MaxPool2d)
+    assert not isinstance(nn.AdaptiveAvgPool1d(2), nn.AdaptiveAvgPool2d)
+    assert repr(nn.AdaptiveAvgPool1d(2)) == repr(torch.nn.AdaptiveAvgPool1d(2))
+    assert repr(nn.MaxPool2d(2)) == repr(torch.nn.MaxPool2d(2))
 
 
 # -- on every device, and capturable -------------------------------------------------------
@@ -314,6 +394,8 @@ def test_the_new_pools_give_the_cpu_results_on_every_device(device):
             + F.avg_pool2d(t, 3, 2, divisor_override=2).sum()
             + F.max_pool1d(t[:, :, 0], 2).sum()
             + F.adaptive_max_pool2d(t, (2, 4)).sum()
+            + F.adaptive_avg_pool2d(t[0], (3, 4)).sum()
+            + F.avg_pool1d(t[:0, :, 0], 2).sum()
         )
         total.backward()
         results[where] = (unpooled.numpy(), indices.numpy(), t.grad.numpy())

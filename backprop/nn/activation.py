@@ -185,8 +185,8 @@ class CELU(Module):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        if not alpha > 0:
-            raise ValueError(f"CELU: alpha must be positive, got {alpha}")
+        if alpha == 0:
+            raise ValueError("CELU: alpha must not be 0 (it divides x)")
         self.alpha = alpha
 
     def forward(self, input: Tensor) -> Tensor:

@@ -4,6 +4,7 @@ the same for Parameters."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -93,8 +94,11 @@ class ModuleDict(Module):
         super().__init__()
         self.update(modules)
 
-    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        items = modules.items() if isinstance(modules, Mapping) else modules
+    def update(
+        self, modules: Mapping[str, Module] | ModuleDict | Iterable[tuple[str, Module]]
+    ) -> None:
+        """Adds or replaces modules, in the order `modules` holds them."""
+        items = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
         for key, module in items:
             self[key] = module
 
@@ -127,12 +131,15 @@ class ModuleDict(Module):
         return iter(self._modules)
 
     def keys(self) -> list[str]:
+        """The keys, in order."""
         return list(self._modules)
 
     def values(self) -> list[Module]:
+        """The modules, in key order."""
         return list(self._modules.values())
 
     def items(self) -> list[tuple[str, Module]]:
+        """(key, module) pairs, in order."""
         return list(self._modules.items())
 
 
@@ -146,10 +153,12 @@ class ParameterList(Module):
             self.extend(values)
 
     def append(self, value: Tensor) -> ParameterList:
+        """Adds `value` (a Tensor becomes a Parameter) under the next index."""
         self.register_parameter(str(len(self)), _as_parameter("ParameterList.append", value))
         return self
 
     def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        """Appends each of `values` in turn."""
         for value in values:
             self.append(value)
         return self
@@ -177,8 +186,9 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """A dict of Parameters, in insertion order, registered under their keys (PyTorch's
-    state_dict names); a plain Tensor added to it becomes a Parameter, as in PyTorch."""
+    """A dict of Parameters, in insertion order (a plain dict's keys sorted, as PyTorch takes
+    them), registered under their keys (PyTorch's state_dict names); a plain Tensor added to it
+    becomes a Parameter, as in PyTorch."""
 
     def __init__(
         self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None
@@ -187,8 +197,17 @@ class ParameterDict(Module):
         if parameters is not None:
             self.update(parameters)
 
-    def update(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]) -> None:
-        items = parameters.items() if isinstance(parameters, Mapping) else parameters
+    def update(
+        self, parameters: Mapping[str, Tensor] | ParameterDict | Iterable[tuple[str, Tensor]]
+    ) -> None:
+        """Adds or replaces parameters: a plain dict's in sorted key order, as PyTorch does;
+        an OrderedDict's, a ParameterDict's or (key, value) pairs' in their own order."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items())
+        else:
+            items = parameters
         for key, value in items:
             self[key] = value
 
@@ -223,12 +242,15 @@ class ParameterDict(Module):
         return iter(self._parameters)
 
     def keys(self) -> list[str]:
+        """The keys, in order."""
         return list(self._parameters)
 
     def values(self) -> list[Parameter]:
+        """The parameters, in key order."""
         return list(self._parameters.values())
 
     def items(self) -> list[tuple[str, Parameter]]:
+        """(key, parameter) pairs, in order."""
         return list(self._parameters.items())
 
     def extra_repr(self) -> str:

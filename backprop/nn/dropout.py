@@ -4,29 +4,33 @@ keeps the statistics of SELU activations."""
 
 from __future__ import annotations
 
+from backprop.functional import check_dropout_probability
 from backprop.nn import functional as F
 from backprop.nn.module import Module
 from backprop.tensor import Tensor
 
 
-class Dropout(Module):
-    """In training, zeroes each element with probability `p` and scales the survivors by
-    1 / (1 - p), so evaluation (the identity) sees the same expected activations."""
+class _DropoutNd(Module):
+    """What the dropout layers share: the probability `p`, checked, and its repr."""
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
+        check_dropout_probability(type(self).__name__, p)
         self.p = p
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
-class Dropout1d(Dropout):
+class Dropout(_DropoutNd):
+    """In training, zeroes each element with probability `p` and scales the survivors by
+    1 / (1 - p), so evaluation (the identity) sees the same expected activations."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+
+class Dropout1d(_DropoutNd):
     """In training, zeroes each channel of an (N, C, L) or unbatched (C, L) input with
     probability `p` and scales the kept channels by 1 / (1 - p)."""
 
@@ -34,7 +38,7 @@ class Dropout1d(Dropout):
         return F.dropout1d(input, self.p, self.training)
 
 
-class Dropout2d(Dropout):
+class Dropout2d(_DropoutNd):
     """In training, zeroes each channel of an (N, C, H, W) input (or (N, C, L), as PyTorch
     takes a 3-D input) with probability `p` and scales the kept channels by 1 / (1 - p)."""
 
@@ -42,7 +46,7 @@ class Dropout2d(Dropout):
         return F.dropout2d(input, self.p, self.training)
 
 
-class AlphaDropout(Dropout):
+class AlphaDropout(_DropoutNd):
     """Dropout for SELU networks: in training, dropped elements take SELU's negative
     saturation value and an affine map keeps a standard normal input's mean and variance."""
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from backprop.nn.module import Module
@@ -37,28 +38,25 @@ class Unflatten(Module):
             not isinstance(sizes, (tuple, list))
             or not sizes
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes)
-            or not all(s >= 1 or s == -1 for s in sizes)
+            or not all(s >= 0 or s == -1 for s in sizes)
             or list(sizes).count(-1) > 1
         ):
             raise ValueError(
-                "Unflatten: unflattened_size must be a non-empty tuple or list of positive "
+                "Unflatten: unflattened_size must be a non-empty tuple or list of non-negative "
                 f"ints with at most one -1, got {unflattened_size!r}"
             )
         self.dim, self.unflattened_size = dim, unflattened_size
 
     def forward(self, input: Tensor) -> Tensor:
         axis = normalize_axis("Unflatten", self.dim, input.ndim)
-        sizes = tuple(self.unflattened_size)
-        known = 1
-        for size in sizes:
-            known *= size if size != -1 else 1
-        length = input.shape[axis]
-        if (length != known) if -1 not in sizes else (length % known):
+        sizes, length = tuple(self.unflattened_size), input.shape[axis]
+        known = math.prod(size for size in sizes if size != -1)
+        fits = known > 0 and length % known == 0 if -1 in sizes else known == length
+        if not fits:
             raise ValueError(
                 f"Unflatten: cannot split axis {self.dim} of size {length} (input "
                 f"{input.shape}) into {sizes}"
             )
-        sizes = tuple(length // known if size == -1 else size for size in sizes)
         return input.reshape(input.shape[:axis] + sizes + input.shape[axis + 1 :])
 
     def extra_repr(self) -> str:

@@ -1,23 +1,21 @@
 """Pooling layers: `MaxPool2d`, `AvgPool2d`, `MaxUnpool2d` and the adaptive pools over the last
 two axes of (N, C, H, W), and `MaxPool1d`, `AvgPool1d` and `AdaptiveAvgPool1d` over the last axis
-of (N, C, L)."""
+of (N, C, L); each also takes one unbatched sample, (C, H, W) or (C, L), as PyTorch's do."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from backprop.nn import functional as F
+from backprop.nn.functional._checks import IntPair
 from backprop.nn.module import Module
 from backprop.ops.conv import pair, single
 from backprop.tensor import Tensor
 
-IntPair = int | Sequence[int]
 
-
-class MaxPool2d(Module):
-    """The largest value of each window; `stride` defaults to `kernel_size`. `ceil_mode`
-    rounds the output size up; `return_indices` also returns each value's flat index into its
-    (H * W) plane, for `MaxUnpool2d`."""
+class _MaxPoolNd(Module):
+    """What the max pools share: their window options (`stride` defaults to `kernel_size`)
+    and their repr."""
 
     def __init__(
         self,
@@ -34,6 +32,18 @@ class MaxPool2d(Module):
         self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
         self.return_indices = return_indices
 
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The largest value of each window of (N, C, H, W) or unbatched (C, H, W); `stride`
+    defaults to `kernel_size`. `ceil_mode` rounds the output size up; `return_indices` also
+    returns each value's flat index into its (H * W) plane, for `MaxUnpool2d`."""
+
     def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return F.max_pool2d(
             input,
@@ -45,15 +55,10 @@ class MaxPool2d(Module):
             self.return_indices,
         )
 
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
 
-
-class MaxPool1d(MaxPool2d):
-    """`MaxPool2d` along the last axis of (N, C, L); the indices are positions along L."""
+class MaxPool1d(_MaxPoolNd):
+    """`MaxPool2d` along the last axis of (N, C, L) or unbatched (C, L); the indices are
+    positions along L."""
 
     def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return F.max_pool1d(
@@ -155,23 +160,29 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
-    """Averages each image down to `output_size` (oh, ow) whatever its size, with PyTorch's
-    windows; `AdaptiveAvgPool2d(1)` is global average pooling."""
+class _AdaptiveAvgPoolNd(Module):
+    """What the adaptive average pools share: `output_size` and the repr."""
 
     def __init__(self, output_size: int | Sequence[int | None]):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_avg_pool2d(input, self.output_size)
-
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
-    """Averages each sequence of (N, C, L) down to `output_size` windows whatever its length."""
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Averages each image of (N, C, H, W) or unbatched (C, H, W) down to `output_size`
+    (oh, ow) whatever its size, with PyTorch's windows; `AdaptiveAvgPool2d(1)` is global
+    average pooling."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Averages each sequence of (N, C, L) or unbatched (C, L) down to `output_size` windows
+    whatever its length."""
 
     def forward(self, input: Tensor) -> Tensor:
         return F.adaptive_avg_pool1d(input, self.output_size)

@@ -447,6 +447,7 @@ def _clones(op: str, name: str, layer: Module, num_layers: int) -> ModuleList:
 
 
 def _optional_module(op: str, name: str, module: Module | None) -> Module | None:
+    """`module` as given, after checking that it is a Module or None."""
     if module is not None and not isinstance(module, Module):
         raise TypeError(f"{op}: {name} must be a Module or None, got {type(module).__name__}")
     return module

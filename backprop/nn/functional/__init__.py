@@ -81,7 +81,7 @@ from backprop.nn.functional.pooling import (
     max_unpool2d,
 )
 from backprop.nn.functional.resampling import INTERPOLATE_MODES as INTERPOLATE_MODES
-from backprop.nn.functional.resampling import LINEAR_MODES as LINEAR_MODES
+from backprop.nn.functional.resampling import LINEAR_MODE_NDIM as LINEAR_MODE_NDIM
 from backprop.nn.functional.resampling import (
     interpolate,
     pixel_shuffle,

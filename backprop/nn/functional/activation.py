@@ -4,8 +4,7 @@ selu, celu, softsign, tanhshrink, logsigmoid, prelu and glu."""
 from __future__ import annotations
 
 from backprop import ops
-from backprop.nn.functional._checks import _float_input
-from backprop.nn.functional.padding import _cells
+from backprop.nn.functional._checks import _cells, _float_input, _tensor_argument
 from backprop.ops.common import normalize_axis
 from backprop.tensor import Tensor
 
@@ -65,11 +64,15 @@ def selu(input: Tensor) -> Tensor:
 
 
 def celu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """x where x > 0, else alpha * (exp(x / alpha) - 1): alpha * elu(x / alpha)."""
+    """x where x > 0, else alpha * (exp(x / alpha) - 1): alpha * elu(x / alpha). Any alpha but
+    0 is taken, a negative one too, as in PyTorch."""
     _float_input("celu", input)
-    if not alpha > 0:
-        raise ValueError(f"celu: alpha must be positive, got {alpha}")
-    return alpha * ops.activation(input / alpha, "elu", 1.0)
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides x)")
+    positive = ops.compare("gt", input, 0.0)
+    # exp only ever sees the non-positive inputs, so the branch `where` drops cannot overflow
+    negative = alpha * ops.expm1(ops.where(positive, 0.0, input) / alpha)
+    return ops.where(positive, input, negative)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -99,9 +102,9 @@ def logsigmoid(input: Tensor) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x where x > 0, else weight * x; `weight` holds one slope, or one per channel (axis 1)."""
     _float_input("prelu", input)
-    if not isinstance(weight, Tensor) or weight.ndim > 1:
-        got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
-        raise ValueError(f"prelu: weight must be a 0-d or 1-D Tensor, got {got}")
+    _tensor_argument("prelu", "weight", weight)
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be a 0-d or 1-D Tensor, got {weight.shape}")
     if weight.dtype != input.dtype:
         raise TypeError(
             f"prelu: weight dtype {weight.dtype} differs from input dtype {input.dtype}; "

@@ -1,12 +1,18 @@
-"""Convolution: conv1d, conv2d and conv_transpose2d, the unfold / fold (im2col / col2im)
-they are built on, and their argument checks."""
+"""Convolution: conv1d, conv2d and conv_transpose2d, unfold / fold (PyTorch's faces of the
+im2col / col2im they are built on), and their argument checks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from backprop import ops
-from backprop.nn.functional._checks import IntPair, _check_input, _image
+from backprop.nn.functional._checks import (
+    IntPair,
+    _check_input,
+    _float_input,
+    _image,
+    _tensor_argument,
+)
 from backprop.nn.functional.padding import pad
 from backprop.ops.conv import (
     col2im,
@@ -19,8 +25,70 @@ from backprop.ops.conv import (
 )
 from backprop.tensor import Tensor
 
-unfold = im2col
-fold = col2im
+
+def unfold(
+    input: Tensor,
+    kernel_size: IntPair,
+    dilation: IntPair = 1,
+    padding: IntPair = 0,
+    stride: IntPair = 1,
+) -> Tensor:
+    """`torch.nn.functional.unfold`, with its argument order: every sliding window of an
+    (N, C, H, W) or unbatched (C, H, W) input as a column of (N, C * kh * kw, L), channel-major
+    then kernel row then kernel column, L windows in row-major order (im2col)."""
+    _float_input("unfold", input)
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"unfold: expected an (N, C, H, W) or unbatched (C, H, W) input, got {input.shape}"
+        )
+    geometry = _fold_geometry("unfold", kernel_size, dilation, padding, stride)
+    grid_size("unfold", input.shape[-2:], *geometry)
+    if input.ndim == 3:
+        cols = im2col(input.reshape(1, *input.shape), *geometry)
+        return cols.reshape(cols.shape[1:])
+    return im2col(input, *geometry)
+
+
+def fold(
+    input: Tensor,
+    output_size: IntPair,
+    kernel_size: IntPair,
+    dilation: IntPair = 1,
+    padding: IntPair = 0,
+    stride: IntPair = 1,
+) -> Tensor:
+    """`torch.nn.functional.fold`, with its argument order: the inverse layout of `unfold`,
+    summing (N, C * kh * kw, L) or unbatched (C * kh * kw, L) columns into an (N, C, H, W) or
+    (C, H, W) image of height and width `output_size`, overlapping windows added (col2im)."""
+    _float_input("fold", input)
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"fold: expected an (N, C * kh * kw, L) or unbatched (C * kh * kw, L) input, got "
+            f"{input.shape}"
+        )
+    geometry = _fold_geometry("fold", kernel_size, dilation, padding, stride)
+    size = pair("fold", "output_size", output_size, 1)
+    (kh, kw), windows = geometry[0], grid_size("fold", size, *geometry)
+    rows, count = input.shape[-2:]
+    if rows % (kh * kw) or count != windows[0] * windows[1]:
+        raise ValueError(
+            f"fold: an input of shape {input.shape} does not fit kernel {(kh, kw)} over an "
+            f"image of {size}: it needs C * {kh * kw} rows and {windows[0] * windows[1]} columns"
+        )
+    if input.ndim == 2:
+        image = col2im(input.reshape(1, rows, count), size, *geometry)
+        return image.reshape(image.shape[1:])
+    return col2im(input, size, *geometry)
+
+
+def _fold_geometry(op: str, kernel_size, dilation, padding, stride) -> tuple:
+    """(kernel, stride, padding, dilation), each a checked pair, as im2col / col2im take them."""
+    return (
+        pair(op, "kernel_size", kernel_size, 1),
+        pair(op, "stride", stride, 1),
+        pair(op, "padding", padding, 0),
+        pair(op, "dilation", dilation, 1),
+    )
 
 
 def conv2d(
@@ -48,7 +116,8 @@ def conv2d(
         input = pad(input, (0, right - left, 0, bottom - top))
     geometry = ((kh, kw), stride, (top, left), dilation)
     height, width = grid_size("conv2d", input.shape[2:], *geometry)
-    cols = im2col(input, *geometry).reshape(n, groups, -1, height * width)
+    cols = im2col(input, *geometry)
+    cols = cols.reshape(n, groups, cols.shape[1] // groups, height * width)
     out = ops.matmul(weight.reshape(groups, out_channels // groups, -1), cols)
     out = out.reshape(n, out_channels, height * width)
     if bias is not None:
@@ -68,27 +137,24 @@ def _check_groups(op: str, input: Tensor, groups: int) -> None:
 
 def _check_conv_weight(op: str, input: Tensor, weight: Tensor, groups: int) -> None:
     """The weight must be (O, C / groups, *kernel) with O divisible by groups, as in PyTorch."""
+    _tensor_argument(op, "weight", weight)
     per_group = input.shape[1] // groups
-    if (
-        not isinstance(weight, Tensor)
-        or weight.ndim != input.ndim
-        or weight.shape[1] != per_group
-        or weight.shape[0] % groups
-    ):
-        got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+    if weight.ndim != input.ndim or weight.shape[1] != per_group or weight.shape[0] % groups:
         kernel = "k" if input.ndim == 3 else "kh, kw"
         raise ValueError(
             f"{op}: weight must be (out_channels, {per_group}, {kernel}) with out_channels "
             f"divisible by groups ({groups}) for an input with {input.shape[1]} channels, "
-            f"got {got}"
+            f"got {weight.shape}"
         )
 
 
 def _check_bias(op: str, bias: Tensor | None, out_channels: int) -> None:
     """The bias, when given, must hold one value per output channel."""
-    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (out_channels,)):
-        got = bias.shape if isinstance(bias, Tensor) else type(bias).__name__
-        raise ValueError(f"{op}: bias must have shape ({out_channels},), got {got}")
+    if bias is None:
+        return
+    _tensor_argument(op, "bias", bias)
+    if bias.shape != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},), got {bias.shape}")
 
 
 def conv1d(
@@ -147,11 +213,11 @@ def conv_transpose2d(
     _image("conv_transpose2d", input)
     _check_groups("conv_transpose2d", input, groups)
     n, channels, height, width = input.shape
-    if not isinstance(weight, Tensor) or weight.ndim != 4 or weight.shape[0] != channels:
-        got = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+    _tensor_argument("conv_transpose2d", "weight", weight)
+    if weight.ndim != 4 or weight.shape[0] != channels:
         raise ValueError(
             f"conv_transpose2d: weight must be ({channels}, out_channels / groups, kh, kw) for "
-            f"an input with {channels} channels, got {got}"
+            f"an input with {channels} channels, got {weight.shape}"
         )
     _, per_group, kh, kw = weight.shape
     _check_bias("conv_transpose2d", bias, per_group * groups)

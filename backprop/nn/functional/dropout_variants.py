@@ -8,26 +8,10 @@ import math
 import numpy as np
 
 from backprop import ops
+from backprop.functional import check_dropout_probability, dropout_keep_mask
 from backprop.nn.functional._checks import _float_input
 from backprop.nn.functional.activation import SELU_ALPHA, SELU_SCALE
-from backprop.random import default_generator
 from backprop.tensor import Tensor
-
-
-def _check_probability(op: str, p: float) -> None:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
-
-
-def _keep_mask(
-    x: Tensor, shape: tuple[int, ...], p: float, generator: np.random.Generator | None
-) -> Tensor:
-    """A bool mask of `shape` that is True with probability 1 - p, drawn as `dropout` draws
-    its mask: uniform noise from `generator` (the global generator by default), kept where it
-    is at least p."""
-    rng = generator or default_generator()
-    noise = x.backend.random_uniform(shape, x.dtype, rng)
-    return Tensor._make(x.backend.compare("ge", noise, p), x.device)
 
 
 def _channel_dropout(
@@ -39,7 +23,7 @@ def _channel_dropout(
     if p == 1.0:
         return x * 0.0
     shape = x.shape[: channel_axis + 1] + (1,) * (x.ndim - channel_axis - 1)
-    keep = _keep_mask(x, shape, p, generator)
+    keep = dropout_keep_mask(x, shape, p, generator)
     return ops.where(keep, x * (1.0 / (1.0 - p)), 0.0)
 
 
@@ -52,7 +36,7 @@ def dropout1d(
 ) -> Tensor:
     """Zeroes each channel of an (N, C, L) or unbatched (C, L) input with probability `p` and
     scales the kept ones by 1 / (1 - p)."""
-    _check_probability("dropout1d", p)
+    check_dropout_probability("dropout1d", p)
     _float_input("dropout1d", input)
     if input.ndim not in (2, 3):
         raise ValueError(
@@ -71,7 +55,7 @@ def dropout2d(
     """Zeroes each channel of an (N, C, H, W) input with probability `p` and scales the kept
     ones by 1 / (1 - p). A 3-D input is taken as (N, C, L), as PyTorch takes it today (which
     warns that this will change); for unbatched or 1-D feature maps use dropout1d."""
-    _check_probability("dropout2d", p)
+    check_dropout_probability("dropout2d", p)
     _float_input("dropout2d", input)
     if input.ndim not in (3, 4):
         raise ValueError(
@@ -90,7 +74,7 @@ def alpha_dropout(
 ) -> Tensor:
     """Dropout for SELU networks: dropped elements take SELU's negative saturation value and
     an affine map keeps the mean and variance of a standard normal input, as in PyTorch."""
-    _check_probability("alpha_dropout", p)
+    check_dropout_probability("alpha_dropout", p)
     _float_input("alpha_dropout", input)
     if not training or p == 0.0:
         return input
@@ -98,6 +82,6 @@ def alpha_dropout(
         return input * 0.0
     saturation = SELU_ALPHA * SELU_SCALE
     scale = 1.0 / math.sqrt((saturation * saturation * p + 1) * (1 - p))
-    keep = _keep_mask(input, input.shape, p, generator)
+    keep = dropout_keep_mask(input, input.shape, p, generator)
     kept = input * scale + saturation * scale * p
     return ops.where(keep, kept, saturation * scale * (p - 1))

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from backprop.autograd import no_grad
-from backprop.ops.common import require_float
+from backprop.nn.functional._checks import _float_input, _tensor_argument
 from backprop.tensor import Tensor
 
 
@@ -20,13 +20,14 @@ def layer_norm(
 ) -> Tensor:
     """Normalises over the trailing `normalized_shape` axes to zero mean and unit variance,
     then scales by `weight` and shifts by `bias` (both of `normalized_shape`)."""
+    _float_input("layer_norm", input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not shape or input.shape[input.ndim - len(shape) :] != shape:
         raise ValueError(
             f"layer_norm: normalized_shape {shape} must be the trailing axes of the input "
             f"{input.shape}"
         )
-    require_float("layer_norm", input)
+    _check_per_feature("layer_norm", input, shape, weight=weight, bias=bias)
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     mean = input.mean(axis=axes, keepdims=True)
     var = input.var(axis=axes, keepdims=True, correction=0)
@@ -48,10 +49,9 @@ def group_norm(
     """Splits the channels (axis 1) of an (N, C, ...) input into `num_groups` groups and
     normalises each sample's group, over its channels and every position, to zero mean and unit
     variance; then scales and shifts each channel by `weight` and `bias` (both of shape (C,))."""
-    if not isinstance(input, Tensor) or input.ndim < 2:
-        got = input.shape if isinstance(input, Tensor) else type(input).__name__
-        raise ValueError(f"group_norm: expected an (N, C, *) input, got {got}")
-    require_float("group_norm", input)
+    _float_input("group_norm", input)
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an (N, C, *) input, got {input.shape}")
     n, channels = input.shape[:2]
     if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
         raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
@@ -60,12 +60,7 @@ def group_norm(
             f"group_norm: the input's {channels} channels must be divisible by num_groups "
             f"({num_groups})"
         )
-    for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor.shape != (channels,):
-            raise ValueError(
-                f"group_norm: {name} must have shape ({channels},) for an input of "
-                f"{input.shape}, got {tensor.shape}"
-            )
+    _check_per_feature("group_norm", input, (channels,), weight=weight, bias=bias)
     per_group = channels // num_groups * math.prod(input.shape[2:])  # no -1: n may be 0
     grouped = input.reshape(n, num_groups, per_group)
     mean = grouped.mean(axis=2, keepdims=True)
@@ -93,25 +88,30 @@ def batch_norm(
     running statistics, with the batch's mean and variance, and then updates the running
     statistics in place (`(1 - momentum) * running + momentum * batch`, the unbiased variance;
     `momentum` may be a 0-d tensor on the device); otherwise with the running statistics."""
+    _float_input("batch_norm", input)
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an (N, C, ...) input, got {input.shape}")
-    require_float("batch_norm", input)
     channels = input.shape[1]
-    for name, tensor in (("running_mean", running_mean), ("running_var", running_var)):
-        if tensor is not None and tensor.shape != (channels,):
-            raise ValueError(
-                f"batch_norm: {name} must have shape ({channels},) for an input of "
-                f"{input.shape}, got {tensor.shape}"
-            )
+    _check_per_feature(
+        "batch_norm",
+        input,
+        (channels,),
+        running_mean=running_mean,
+        running_var=running_var,
+        weight=weight,
+        bias=bias,
+    )
     axes = (0, *range(2, input.ndim))
     per_channel = (1, channels) + (1,) * (input.ndim - 2)
     if training or running_mean is None or running_var is None:
-        count = input.size // channels
-        if count < 2 and training:
+        count = math.prod(input.shape[axis] for axis in axes)
+        if count == 1 and training:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, "
                 f"got input {input.shape}"
             )
+        if count == 0:  # an empty batch: an empty result; the running statistics stay
+            return _scale_and_shift(input, weight, bias, per_channel)
         mean = input.mean(axis=axes, keepdims=True)
         var = input.var(axis=axes, keepdims=True, correction=0)
         if training and running_mean is not None and running_var is not None:
@@ -122,12 +122,32 @@ def batch_norm(
     else:
         mean = running_mean.reshape(per_channel)
         var = running_var.reshape(per_channel)
-    out = (input - mean) / (var + eps).sqrt()
+    return _scale_and_shift((input - mean) / (var + eps).sqrt(), weight, bias, per_channel)
+
+
+def _scale_and_shift(
+    x: Tensor, weight: Tensor | None, bias: Tensor | None, per_channel: tuple[int, ...]
+) -> Tensor:
+    """`x * weight + bias` with each of them, where given, one value per channel."""
     if weight is not None:
-        out = out * weight.reshape(per_channel)
+        x = x * weight.reshape(per_channel)
     if bias is not None:
-        out = out + bias.reshape(per_channel)
-    return out
+        x = x + bias.reshape(per_channel)
+    return x
+
+
+def _check_per_feature(op: str, input: Tensor, shape: tuple, **tensors: Tensor | None) -> None:
+    """Each of the optional per-feature `tensors` (weight and bias, or the running statistics),
+    where given, must be a Tensor of `shape`."""
+    for name, tensor in tensors.items():
+        if tensor is None:
+            continue
+        _tensor_argument(op, name, tensor)
+        if tensor.shape != shape:
+            raise ValueError(
+                f"{op}: {name} must have shape {shape} for an input of {input.shape}, "
+                f"got {tensor.shape}"
+            )
 
 
 def _blend(running: Tensor, batch: Tensor, momentum: float | Tensor) -> None:

@@ -1,5 +1,4 @@
-"""`pad` in PyTorch's four modes, built from slices and concatenation, and the cell-slicing
-helpers it is made of."""
+"""`pad` in PyTorch's four modes, built from slices and concatenation."""
 
 from __future__ import annotations
 
@@ -7,28 +6,31 @@ from collections.abc import Sequence
 
 from backprop import ops
 from backprop.creation import full
+from backprop.nn.functional._checks import _cells
 from backprop.tensor import Tensor
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+def pad(
+    input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> Tensor:
     """`torch.nn.functional.pad`: `pad` = (left, right, top, bottom, ...) widens the last axis by
     its first pair, the axis before by the next pair, and so on; negative widths crop.
-    'constant' fills with `value`, 'reflect' mirrors about the edge without repeating it,
-    'replicate' repeats the edge, 'circular' wraps around. Built from slices and concatenation,
-    with no index arrays to copy to a device, so it is differentiable to any order and a step
-    that pads can be captured into a CUDA graph."""
+    'constant' fills with `value` (None means 0), 'reflect' mirrors about the edge without
+    repeating it, 'replicate' repeats the edge, 'circular' wraps around. Built from slices and
+    concatenation, with no index arrays to copy to a device, so it is differentiable to any
+    order and a step that pads can be captured into a CUDA graph."""
     for axis, before, after in _pad_widths(input, pad, mode, value):
         if mode == "constant":
-            input = _pad_constant(input, axis, before, after, value)
+            input = _pad_constant(input, axis, before, after, 0.0 if value is None else value)
         else:
             input = _pad_copies(input, axis, before, after, mode)
     return input
 
 
 def _pad_widths(
-    input: Tensor, pad: Sequence[int], mode: str, value: float
+    input: Tensor, pad: Sequence[int], mode: str, value: float | None
 ) -> list[tuple[int, int, int]]:
     """(axis, before, after) for every axis that `pad` changes, after checking the arguments."""
     if not isinstance(input, Tensor):
@@ -50,7 +52,7 @@ def _pad_widths(
         raise ValueError(
             f"pad: mode must be one of {', '.join(map(repr, PAD_MODES))}, got {mode!r}"
         )
-    if mode != "constant" and value != 0:
+    if mode != "constant" and value is not None and value != 0:
         raise ValueError(
             f"pad: value is used by mode='constant' only, got value={value} with {mode=}"
         )
@@ -137,11 +139,6 @@ def _pad_tail(x: Tensor, axis: int, width: int, start: int, mode: str) -> Tensor
         end = size - 2 - width  # exclusive; below 0 the reflection runs through cell 0
         return _cells(x, axis, size - 2, end if end >= 0 else None, -1)
     return _cells(x, axis, start, start + width)
-
-
-def _cells(x: Tensor, axis: int, first: int, last: int | None, step: int = 1) -> Tensor:
-    """`x[first:last:step]` along `axis`."""
-    return x[(slice(None),) * axis + (slice(first, last, step),)]
 
 
 def _widened(edge: Tensor, axis: int, width: int) -> Tensor:

@@ -1,5 +1,6 @@
 """Pooling: max, average and adaptive pools in 1-D and 2-D, max_unpool2d, and the window
-geometry they share."""
+geometry they share. Each takes a batch, (N, C, H, W) or (N, C, L), or one unbatched sample,
+(C, H, W) or (C, L), as PyTorch's do."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 from backprop import ops
 from backprop.creation import arange, ones, zeros
-from backprop.nn.functional._checks import IntPair, _check_input, _image
+from backprop.nn.functional._checks import IntPair, _batched, _tensor_argument, _unbatched
 from backprop.nn.functional.padding import pad
 from backprop.ops.conv import grid_size, im2col, pair, single
 from backprop.tensor import Tensor, common_device, float64, int64
@@ -65,9 +66,9 @@ def max_pool2d(
     The gradient goes to the first largest cell of a window, as in PyTorch. `return_indices`
     also returns where each value came from: its flat index into its (H * W) plane, int64,
     as `max_unpool2d` takes it."""
-    _image("max_pool2d", input)
+    input, added = _batched("max_pool2d", input, "(N, C, H, W)")
     geometry = _pool_geometry("max_pool2d", kernel_size, stride, padding, dilation)
-    return _max_pool("max_pool2d", input, *geometry, ceil_mode, return_indices)
+    return _unbatched(_max_pool("max_pool2d", input, *geometry, ceil_mode, return_indices), added)
 
 
 def max_pool1d(
@@ -79,17 +80,23 @@ def max_pool1d(
     ceil_mode: bool = False,
     return_indices: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """`max_pool2d` along the last axis of (N, C, L), on the (N, C, 1, L) view; the indices
-    are positions along L."""
-    _check_input("max_pool1d", input, "(N, C, L)")
+    """`max_pool2d` along the last axis of (N, C, L) or (C, L), on the (N, C, 1, L) view; the
+    indices are positions along L."""
+    input, added = _batched("max_pool1d", input, "(N, C, L)")
     geometry = _pool1d_geometry("max_pool1d", input, kernel_size, stride, padding, dilation)
     n, c, length = input.shape
     out = _max_pool(
         "max_pool1d", input.reshape(n, c, 1, length), *geometry, ceil_mode, return_indices
     )
     if return_indices:
-        return out[0].reshape(n, c, -1), out[1].reshape(n, c, -1)
-    return out.reshape(n, c, -1)
+        return _unbatched((_drop_row_axis(out[0]), _drop_row_axis(out[1])), added)
+    return _unbatched(_drop_row_axis(out), added)
+
+
+def _drop_row_axis(x: Tensor) -> Tensor:
+    """(N, C, 1, L) as (N, C, L), with the sizes spelled out (no -1: N may be 0)."""
+    n, c, _, length = x.shape
+    return x.reshape(n, c, length)
 
 
 def _pool1d_geometry(op: str, input: Tensor, kernel_size, stride, padding, dilation) -> tuple:
@@ -136,7 +143,7 @@ def _winner_positions(input: Tensor, widths, kernel, stride, dilation, winners: 
     plane = arange(h * w, dtype=float64, device=input.device).reshape(1, 1, h, w)
     cells = _windows(pad(plane, widths, mode="replicate"), kernel, stride, 0, dilation)
     count = cells.shape[2]
-    picks = winners.reshape(-1, count) * count + arange(count, device=input.device)
+    picks = winners.reshape(winners.shape[0], count) * count + arange(count, device=input.device)
     return cells.reshape(-1)[picks].to(dtype=int64)
 
 
@@ -153,28 +160,31 @@ def max_unpool2d(
     along each axis, or `output_size` (H, W) (or (N, C, H, W)) within a stride of it. A cell that
     several windows picked (overlapping windows) gets their mean: the pooled value, as PyTorch
     keeps one of them; each then gets its share of that cell's gradient, where PyTorch gives
-    each the whole. Indices are not bounds-checked (that would read the device)."""
-    _image("max_unpool2d", input)
-    if not isinstance(indices, Tensor) or indices.dtype != int64 or indices.shape != input.shape:
-        got = f"{indices.dtype} {indices.shape}" if isinstance(indices, Tensor) else indices
+    each the whole. Indices are not bounds-checked (that would read the device). An unbatched
+    (C, H, W) input takes (C, H, W) indices."""
+    input, added = _batched("max_unpool2d", input, "(N, C, H, W)")
+    _tensor_argument("max_unpool2d", "indices", indices)
+    if added:
+        indices = indices.reshape(1, *indices.shape)
+    if indices.dtype != int64 or indices.shape != input.shape:
         raise ValueError(
             f"max_unpool2d: indices must be an int64 Tensor shaped like the input "
-            f"{input.shape}, got {got}"
+            f"{input.shape}, got {indices.dtype} {indices.shape}"
         )
     common_device("max_unpool2d", (input, indices))
     kernel = pair("max_unpool2d", "kernel_size", kernel_size, 1)
     stride = pair("max_unpool2d", "stride", kernel if stride is None else stride, 1)
     padding = pair("max_unpool2d", "padding", padding, 0)
     height, width = _unpool_size(input.shape[2:], kernel, stride, padding, output_size)
-    n, c = input.shape[:2]
-    values = input.reshape(n * c, -1)
-    where = indices.reshape(n * c, -1)
+    n, c, h, w = input.shape
+    values = input.reshape(n * c, h * w)
+    where = indices.reshape(n * c, h * w)
     empty = zeros(n * c, height * width, dtype=input.dtype, device=input.device)
     sums = ops.scatter_add(empty, 1, where, values)
     counts = ops.scatter_add(
         empty, 1, where, ones(values.shape, dtype=input.dtype, device=input.device)
     )
-    return (sums / counts.maximum(1.0)).reshape(n, c, height, width)
+    return _unbatched((sums / counts.maximum(1.0)).reshape(n, c, height, width), added)
 
 
 def _unpool_size(size, kernel, stride, padding, output_size) -> tuple[int, int]:
@@ -216,9 +226,9 @@ def avg_pool2d(
     is False. `ceil_mode` rounds the output size up; the cells a partial window reaches past
     the padding never count, as in PyTorch. `divisor_override` divides every window's sum by
     that number instead."""
-    _image("avg_pool2d", input)
+    input, added = _batched("avg_pool2d", input, "(N, C, H, W)")
     kernel, stride, padding, _ = _pool_geometry("avg_pool2d", kernel_size, stride, padding, 1)
-    return _avg_pool(
+    out = _avg_pool(
         "avg_pool2d",
         input,
         kernel,
@@ -228,6 +238,7 @@ def avg_pool2d(
         count_include_pad,
         divisor_override,
     )
+    return _unbatched(out, added)
 
 
 def avg_pool1d(
@@ -238,15 +249,15 @@ def avg_pool1d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
-    """`avg_pool2d` along the last axis of (N, C, L), on the (N, C, 1, L) view."""
-    _check_input("avg_pool1d", input, "(N, C, L)")
+    """`avg_pool2d` along the last axis of (N, C, L) or (C, L), on the (N, C, 1, L) view."""
+    input, added = _batched("avg_pool1d", input, "(N, C, L)")
     kernel, stride, padding, _ = _pool1d_geometry(
         "avg_pool1d", input, kernel_size, stride, padding, 1
     )
     n, c, length = input.shape
     view = input.reshape(n, c, 1, length)
     out = _avg_pool("avg_pool1d", view, kernel, stride, padding, ceil_mode, count_include_pad, None)
-    return out.reshape(n, c, -1)
+    return _unbatched(_drop_row_axis(out), added)
 
 
 def _avg_pool(
@@ -284,17 +295,19 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) 
     window i along an axis of n cells spans [floor(i * n / o), ceil((i + 1) * n / o)), so they
     overlap where o does not divide n. None keeps that axis's size; (1, 1) is global average
     pooling."""
-    _image("adaptive_avg_pool2d", input)
+    input, added = _batched("adaptive_avg_pool2d", input, "(N, C, H, W)")
     sizes = _adaptive_sizes("adaptive_avg_pool2d", input, output_size)
     for axis, size in zip((2, 3), sizes):
         input = _adaptive_mean(input, axis, size)
-    return input
+    return _unbatched(input, added)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: int | Sequence[int]) -> Tensor:
-    """`adaptive_avg_pool2d` along the last axis of (N, C, L): `output_size` windows."""
-    _check_input("adaptive_avg_pool1d", input, "(N, C, L)")
-    return _adaptive_mean(input, 2, single("adaptive_avg_pool1d", "output_size", output_size, 1))
+    """`adaptive_avg_pool2d` along the last axis of (N, C, L) or (C, L): `output_size`
+    windows."""
+    input, added = _batched("adaptive_avg_pool1d", input, "(N, C, L)")
+    size = single("adaptive_avg_pool1d", "output_size", output_size, 1)
+    return _unbatched(_adaptive_mean(input, 2, size), added)
 
 
 def adaptive_max_pool2d(
@@ -304,25 +317,35 @@ def adaptive_max_pool2d(
     `adaptive_avg_pool2d` places them. Each row's first largest cell is found in every column
     window, then the first row whose largest is the window's: the first largest cell in
     row-major order, which gets the gradient, as in PyTorch. `return_indices` also returns its
-    flat index into the (H * W) plane, int64."""
-    _image("adaptive_max_pool2d", input)
+    flat index into the (H * W) plane, int64. A fixed number of ops whatever the sizes."""
+    input, added = _batched("adaptive_max_pool2d", input, "(N, C, H, W)")
     out_height, out_width = _adaptive_sizes("adaptive_max_pool2d", input, output_size)
     width = input.shape[3]
-    row_maxima, columns = [], []
-    for start, stop in _adaptive_windows(width, out_width):
-        window = input[..., start:stop]
-        first = window.argmax(axis=3, keepdims=True)
-        row_maxima.append(ops.gather(window, 3, first))
-        columns.append(first + start)
-    row_max, column = ops.concatenate(row_maxima, 3), ops.concatenate(columns, 3)
-    maxima, indices = [], []
-    for start, stop in _adaptive_windows(input.shape[2], out_height):
-        band = row_max[:, :, start:stop]
-        first = band.argmax(axis=2, keepdims=True)
-        maxima.append(ops.gather(band, 2, first))
-        indices.append((first + start) * width + ops.gather(column[:, :, start:stop], 2, first))
-    out = ops.concatenate(maxima, 2)
-    return (out, ops.concatenate(indices, 2)) if return_indices else out
+    row_max, column = _adaptive_first_max(input, 3, out_width)
+    out, row = _adaptive_first_max(row_max, 2, out_height)
+    if not return_indices:
+        return _unbatched(out, added)
+    return _unbatched((out, row * width + ops.gather(column, 2, row)), added)
+
+
+def _adaptive_first_max(x: Tensor, axis: int, size: int) -> tuple[Tensor, Tensor]:
+    """`x` with axis `axis` reduced to the largest value of each of `size` adaptive windows,
+    and where along `axis` it lies (int64): the first largest cell, the one `gather` passes
+    the gradient to. A shorter window's extra places repeat its last cell, which cannot move
+    the first largest."""
+    cells, start, _ = _adaptive_cells(x.shape[axis], size, x.device)
+    windows = _window_axis(x.index_select(axis, cells.reshape(-1)), axis, cells.shape)
+    first = windows.argmax(axis=axis + 1, keepdims=True)
+    largest = ops.gather(windows, axis + 1, first)
+    reduced = x.shape[:axis] + (size,) + x.shape[axis + 1 :]
+    trailing = (1,) * (x.ndim - axis - 1)
+    position = first.reshape(reduced) + start.to(dtype=int64).reshape(size, *trailing)
+    return largest.reshape(reduced), position
+
+
+def _window_axis(x: Tensor, axis: int, grid: tuple[int, int]) -> Tensor:
+    """`x`, whose axis `axis` holds (windows * places) cells, with that axis split in two."""
+    return x.reshape(x.shape[:axis] + grid + x.shape[axis + 1 :])
 
 
 def _adaptive_sizes(op: str, input: Tensor, output_size) -> tuple[int, int]:
@@ -339,24 +362,35 @@ def _adaptive_sizes(op: str, input: Tensor, output_size) -> tuple[int, int]:
     return tuple(input.shape[axis] if size is None else size for axis, size in zip((2, 3), sizes))
 
 
-def _adaptive_windows(length: int, size: int) -> list[tuple[int, int]]:
-    """(start, stop) of PyTorch's `size` adaptive windows over `length` cells."""
-    return [(i * length // size, -(-(i + 1) * length // size)) for i in range(size)]
+def _adaptive_cells(length: int, size: int, device) -> tuple[Tensor, Tensor, Tensor]:
+    """PyTorch's `size` adaptive windows over `length` cells, window i spanning
+    [floor(i * length / size), ceil((i + 1) * length / size)): a (size, places) grid of their
+    cells (int64; `places` is the longest window's length, and a shorter window's extra places
+    repeat its last cell), and each window's first cell and length (float64, (size, 1)). Worked
+    out on the device from `arange`, so no index is copied from the host."""
+    window = arange(size, dtype=float64, device=device).reshape(size, 1)
+    start = (window * length / size).to(dtype=int64).to(dtype=float64)
+    stop = (((window + 1) * length + size - 1) / size).to(dtype=int64).to(dtype=float64)
+    places = max(-(-(i + 1) * length // size) - i * length // size for i in range(size))
+    place = arange(places, dtype=float64, device=device)
+    cells = ops.minimum(start + place, stop - 1).to(dtype=int64)
+    return cells, start, stop - start
 
 
 def _adaptive_mean(x: Tensor, axis: int, size: int) -> Tensor:
     """`x` with axis `axis` reduced to `size` window means (rectangular windows are separable,
-    so pooling rows and then columns gives each 2-D window's mean)."""
+    so pooling rows and then columns gives each 2-D window's mean). Windows that tile the axis
+    are a reshape; overlapping ones are gathered on a grid whose repeated places are masked."""
     length = x.shape[axis]
     if length % size == 0:
         split = x.shape[:axis] + (size, length // size) + x.shape[axis + 1 :]
         return x.reshape(split).mean(axis=axis + 1)
-    before = (slice(None),) * axis
-    windows = [
-        x[before + (slice(start, stop),)].mean(axis=axis, keepdims=True)
-        for start, stop in _adaptive_windows(length, size)
-    ]
-    return ops.concatenate(windows, axis)
+    cells, _, counts = _adaptive_cells(length, size, x.device)
+    windows = _window_axis(x.index_select(axis, cells.reshape(-1)), axis, cells.shape)
+    place = arange(cells.shape[1], dtype=float64, device=x.device)
+    weights = ops.where(ops.compare("lt", place, counts), 1.0 / counts, 0.0).to(dtype=x.dtype)
+    trailing = (1,) * (x.ndim - axis - 1)
+    return (windows * weights.reshape(*cells.shape, *trailing)).sum(axis=axis + 1)
 
 
 def _cells_counted(

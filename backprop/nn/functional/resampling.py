@@ -10,11 +10,11 @@ import numpy as np
 
 from backprop import ops
 from backprop.creation import arange
-from backprop.nn.functional._checks import _float_input
+from backprop.nn.functional._checks import _float_input, _tensor_argument
 from backprop.tensor import Tensor
 
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear")
-LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}
+LINEAR_MODE_NDIM = {"linear": 3, "bilinear": 4, "trilinear": 5}
 
 
 def _check_factor(op: str, name: str, factor: int) -> None:
@@ -22,14 +22,19 @@ def _check_factor(op: str, name: str, factor: int) -> None:
         raise ValueError(f"{op}: {name} must be a positive int, got {factor!r}")
 
 
+def _check_image_stack(op: str, input: Tensor) -> None:
+    """`input` must be a Tensor of shape (*, C, H, W)."""
+    _tensor_argument(op, "input", input)
+    if input.ndim < 3:
+        raise ValueError(f"{op}: expected an input of shape (*, C, H, W), got {input.shape}")
+
+
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C * r * r, H, W) to (*, C, H * r, W * r): each group of r * r channels becomes an
     r x r block of pixels (a reshape and a permutation)."""
     op = "pixel_shuffle"
     _check_factor(op, "upscale_factor", upscale_factor)
-    if not isinstance(input, Tensor) or input.ndim < 3:
-        got = input.shape if isinstance(input, Tensor) else type(input).__name__
-        raise ValueError(f"{op}: expected an input of shape (*, C, H, W), got {got}")
+    _check_image_stack(op, input)
     r = upscale_factor
     *batch, channels, height, width = input.shape
     if channels % (r * r):
@@ -47,9 +52,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H * r, W * r) to (*, C * r * r, H, W): the inverse of pixel_shuffle."""
     op = "pixel_unshuffle"
     _check_factor(op, "downscale_factor", downscale_factor)
-    if not isinstance(input, Tensor) or input.ndim < 3:
-        got = input.shape if isinstance(input, Tensor) else type(input).__name__
-        raise ValueError(f"{op}: expected an input of shape (*, C, H, W), got {got}")
+    _check_image_stack(op, input)
     r = downscale_factor
     *batch, channels, height, width = input.shape
     if height % r or width % r:
@@ -91,11 +94,11 @@ def interpolate(
         raise ValueError(
             f"{op}: expected an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input, got {input.shape}"
         )
-    if mode in LINEAR_MODES and input.ndim != LINEAR_MODES[mode]:
+    if mode in LINEAR_MODE_NDIM and input.ndim != LINEAR_MODE_NDIM[mode]:
         raise ValueError(
-            f"{op}: mode {mode!r} needs a {LINEAR_MODES[mode]}-D input, got {input.shape}"
+            f"{op}: mode {mode!r} needs a {LINEAR_MODE_NDIM[mode]}-D input, got {input.shape}"
         )
-    if mode not in LINEAR_MODES and align_corners is not None:
+    if mode not in LINEAR_MODE_NDIM and align_corners is not None:
         raise ValueError(
             f"{op}: align_corners applies to the linear modes only, got "
             f"align_corners={align_corners!r} with mode={mode!r}"
@@ -103,7 +106,7 @@ def interpolate(
     sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor)
     for i, (out_size, scale) in enumerate(zip(sizes, scales)):
         axis = i + 2
-        if mode in LINEAR_MODES:
+        if mode in LINEAR_MODE_NDIM:
             input = _linear_axis(input, axis, out_size, scale, bool(align_corners))
         else:
             input = _nearest_axis(input, axis, out_size, scale, mode)
@@ -152,13 +155,15 @@ def _per_axis(op: str, name: str, value, count: int) -> tuple:
 
 def _nearest_axis(x: Tensor, axis: int, out_size: int, scale, mode: str) -> Tensor:
     """Nearest-neighbour resizing along `axis` by PyTorch's float32 rules: output cell j reads
-    cell floor(j * s) ('nearest'; j itself, or j / 2, where the output is as long or twice as
-    long) or floor((j + 0.5) * s) ('nearest-exact'), where s is 1 / scale_factor or
-    in_size / out_size."""
+    cell floor(j * s) ('nearest') or floor((j + 0.5) * s) ('nearest-exact'), where s is
+    1 / scale_factor or in_size / out_size. For a 4-D input 'nearest' reads cell j itself
+    where the axis keeps its size and j / 2 where it doubles, whatever the scale_factor, as
+    PyTorch's 2-D kernel does (its 1-D and 3-D kernels take no such shortcut)."""
     in_size = x.shape[axis]
-    if mode == "nearest" and out_size == in_size:
+    shortcuts = mode == "nearest" and x.ndim == 4
+    if shortcuts and out_size == in_size:
         return x
-    if mode == "nearest" and out_size == 2 * in_size:
+    if shortcuts and out_size == 2 * in_size:
         positions = arange(out_size, dtype="float32", device=x.device) * 0.5
     else:
         step = np.float32(1.0 / scale) if scale else np.float32(in_size) / np.float32(out_size)
