@@ -235,9 +235,87 @@ class Tensor:
         a contiguous tensor (before `view`, say) runs unchanged."""
         return self
 
+    # -- in-place operations -------------------------------------------------------------------
+    # Each writes into this tensor's own array and returns it; `backprop.inplace` has the rules
+    # (refused where autograd would need the old value: a leaf that requires grad outside
+    # `no_grad`, or a tensor of the graph, which PyTorch tracks with version counters and we
+    # do not; use the out-of-place form there, such as `x = x.masked_fill(mask, value)`).
+
+    def __setitem__(self, index: Any, value: Tensor | Scalar) -> None:
+        """`x[index] = value`: index as `x[index]` takes it, value broadcast and cast."""
+        inplace.setitem(self, index, value)
+
+    def add_(self, other: Tensor | Scalar, *, alpha: Scalar = 1) -> Tensor:
+        """`x += alpha * other`, in place."""
+        return inplace.add_(self, other, alpha)
+
+    def sub_(self, other: Tensor | Scalar, *, alpha: Scalar = 1) -> Tensor:
+        """`x -= alpha * other`, in place."""
+        return inplace.sub_(self, other, alpha)
+
+    def mul_(self, other: Tensor | Scalar) -> Tensor:
+        """`x *= other`, in place."""
+        return inplace.mul_(self, other)
+
+    def div_(self, other: Tensor | Scalar) -> Tensor:
+        """`x /= other`, in place."""
+        return inplace.div_(self, other)
+
+    def pow_(self, exponent: Tensor | Scalar) -> Tensor:
+        """`x **= exponent`, in place."""
+        return inplace.pow_(self, exponent)
+
+    def __iadd__(self, other: Tensor | Scalar) -> Tensor:
+        """`x += other`: in place where `add_` is allowed, else out of place (see
+        `inplace.augmented`)."""
+        return inplace.augmented("add_", self, other)
+
+    def __isub__(self, other: Tensor | Scalar) -> Tensor:
+        """`x -= other`: in place where `sub_` is allowed, else out of place (see
+        `inplace.augmented`)."""
+        return inplace.augmented("sub_", self, other)
+
+    def __imul__(self, other: Tensor | Scalar) -> Tensor:
+        """`x *= other`: in place where `mul_` is allowed, else out of place (see
+        `inplace.augmented`)."""
+        return inplace.augmented("mul_", self, other)
+
+    def __itruediv__(self, other: Tensor | Scalar) -> Tensor:
+        """`x /= other`: in place where `div_` is allowed, else out of place (see
+        `inplace.augmented`)."""
+        return inplace.augmented("div_", self, other)
+
+    def fill_(self, value: Tensor | Scalar) -> Tensor:
+        """Sets every element to `value` (a number or a 0-d Tensor), in place."""
+        return inplace.fill_(self, value)
+
     def zero_(self) -> Tensor:
-        self.backend.assign(self.data, 0)
-        return self
+        """Sets every element to zero, in place."""
+        return inplace.zero_(self)
+
+    def copy_(self, src: Tensor) -> Tensor:
+        """Writes `src` (broadcast, cast, from any device) into this tensor."""
+        return inplace.copy_(self, src)
+
+    def clamp_(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:
+        """Limits every element to [min, max], in place."""
+        return inplace.clamp_(self, min, max)
+
+    def clip_(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:
+        """PyTorch's alias of `clamp_`."""
+        return inplace.clamp_(self, min, max)
+
+    def masked_fill_(self, mask: Tensor, value: Tensor | Scalar) -> Tensor:
+        """Sets the elements where `mask` holds to `value`, in place, on the device."""
+        return inplace.masked_fill_(self, mask, value)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fills this float tensor with samples of N(mean, std^2), in place."""
+        return inplace.normal_(self, mean, std, generator)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fills this float tensor with samples of U(a, b), in place."""
+        return inplace.uniform_(self, a, b, generator)
 
     # -- host and device -----------------------------------------------------------------------
 
@@ -565,6 +643,186 @@ class Tensor:
     def matmul(self, other: Tensor) -> Tensor:
         return ops.matmul(self, other)
 
+    # -- linear algebra and scans --------------------------------------------------------------
+
+    def mm(self, mat2: Tensor) -> Tensor:
+        return ops.mm(self, mat2)
+
+    def bmm(self, batch2: Tensor) -> Tensor:
+        return ops.bmm(self, batch2)
+
+    def mv(self, vec: Tensor) -> Tensor:
+        return ops.mv(self, vec)
+
+    def dot(self, other: Tensor) -> Tensor:
+        return ops.dot(self, other)
+
+    def outer(self, vec2: Tensor) -> Tensor:
+        return ops.outer(self, vec2)
+
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+        return ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm(
+        self, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1
+    ) -> Tensor:
+        return ops.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def trace(self) -> Tensor:
+        return ops.trace(self)
+
+    def cumsum(self, axis: int) -> Tensor:
+        return ops.cumsum(self, axis)
+
+    def cumprod(self, axis: int) -> Tensor:
+        return ops.cumprod(self, axis)
+
+    def logcumsumexp(self, axis: int) -> Tensor:
+        return ops.logcumsumexp(self, axis)
+
+    # -- comparisons, predicates and rounding --------------------------------------------------
+
+    def eq(self, other: Tensor | Scalar) -> Tensor:
+        return ops.eq(self, other)
+
+    def ne(self, other: Tensor | Scalar) -> Tensor:
+        return ops.ne(self, other)
+
+    def lt(self, other: Tensor | Scalar) -> Tensor:
+        return ops.lt(self, other)
+
+    def le(self, other: Tensor | Scalar) -> Tensor:
+        return ops.le(self, other)
+
+    def gt(self, other: Tensor | Scalar) -> Tensor:
+        return ops.gt(self, other)
+
+    def ge(self, other: Tensor | Scalar) -> Tensor:
+        return ops.ge(self, other)
+
+    # PyTorch's longer names of the same comparisons.
+    not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
+
+    def logical_not(self) -> Tensor:
+        return ops.logical_not(self)
+
+    def logical_and(self, other: Tensor) -> Tensor:
+        return ops.logical_and(self, other)
+
+    def logical_or(self, other: Tensor) -> Tensor:
+        return ops.logical_or(self, other)
+
+    def logical_xor(self, other: Tensor) -> Tensor:
+        return ops.logical_xor(self, other)
+
+    def bitwise_not(self) -> Tensor:
+        return ops.bitwise_not(self)
+
+    def bitwise_and(self, other: Tensor | bool) -> Tensor:
+        return ops.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Tensor | bool) -> Tensor:
+        return ops.bitwise_or(self, other)
+
+    def bitwise_xor(self, other: Tensor | bool) -> Tensor:
+        return ops.bitwise_xor(self, other)
+
+    def __invert__(self) -> Tensor:
+        """`~x`: logical not of a bool tensor, bitwise not of an integer tensor."""
+        return ops.bitwise_not(self)
+
+    def __and__(self, other: Tensor | bool) -> Tensor:
+        """`x & y` of bool tensors."""
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other: bool) -> Tensor:
+        return ops.bitwise_and(other, self)
+
+    def __or__(self, other: Tensor | bool) -> Tensor:
+        """`x | y` of bool tensors."""
+        return ops.bitwise_or(self, other)
+
+    def __ror__(self, other: bool) -> Tensor:
+        return ops.bitwise_or(other, self)
+
+    def __xor__(self, other: Tensor | bool) -> Tensor:
+        """`x ^ y` of bool tensors."""
+        return ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other: bool) -> Tensor:
+        return ops.bitwise_xor(other, self)
+
+    def any(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.any(self, axis, keepdims)
+
+    def all(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.all(self, axis, keepdims)
+
+    def isnan(self) -> Tensor:
+        return ops.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return ops.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return ops.isfinite(self)
+
+    def isposinf(self) -> Tensor:
+        return ops.isposinf(self)
+
+    def isneginf(self) -> Tensor:
+        return ops.isneginf(self)
+
+    def nan_to_num(
+        self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+    ) -> Tensor:
+        return ops.nan_to_num(self, nan, posinf, neginf)
+
+    def floor(self) -> Tensor:
+        return ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return ops.ceil(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return ops.round(self, decimals)
+
+    def trunc(self) -> Tensor:
+        return ops.trunc(self)
+
+    def frac(self) -> Tensor:
+        return ops.frac(self)
+
+    def lerp(self, end: Tensor, weight: Tensor | float) -> Tensor:
+        return ops.lerp(self, end, weight)
+
+    def erf(self) -> Tensor:
+        return ops.erf(self)
+
+    def pow(self, exponent: Tensor | Scalar) -> Tensor:
+        return ops.pow(self, exponent)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return ops.type_as(self, other)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return ops.expand_as(self, other)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return ops.view_as(self, other)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return ops.triu(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        return ops.diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return ops.diag(self, diagonal)
+
 
 class RemovableHandle:
     """What registering a hook returns: `remove()` unregisters it (once is enough)."""
@@ -618,4 +876,4 @@ def common_device(op: str, tensors: Sequence[Tensor]) -> Device:
     return first
 
 
-from backprop import autograd, ops  # noqa: E402  (they build on Tensor)
+from backprop import autograd, inplace, ops  # noqa: E402  (they build on Tensor)

@@ -45,7 +45,8 @@ def _sigmoid(x):
 
 @cuda.jit(device=True)
 def _sign(x):
-    return int(x > 0) - int(x < 0)
+    """NumPy's sign: -1, 0 or 1, and NaN for NaN."""
+    return x if x != x else int(x > 0) - int(x < 0)
 
 
 @cuda.jit(device=True)
@@ -74,6 +75,8 @@ UNARY_FUNCTIONS = {
     "sin": _device(lambda x: math.sin(x)),
     "cos": _device(lambda x: math.cos(x)),
     "erf": _device(lambda x: math.erf(x)),
+    "log1p": _device(lambda x: math.log1p(x)),
+    "expm1": _device(lambda x: math.expm1(x)),
 }
 
 BINARY_FUNCTIONS = {

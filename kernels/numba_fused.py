@@ -68,6 +68,8 @@ def softmax_cross_entropy_forward(logits, targets, label_smoothing: float, ignor
 def softmax_cross_entropy_backward(
     probs, targets, grad_losses, label_smoothing: float, ignore_index: int
 ):
+    """The logits' gradient (N, C) from the forward's softmax: (softmax - smoothed one-hot)
+    times each row's loss gradient, 0 in ignored rows; one thread per entry."""
     n, classes = probs.shape
     out = empty((n, classes), probs.dtype)
     arrays = (flat(probs), flat(targets), flat(grad_losses), flat(out))

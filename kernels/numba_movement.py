@@ -1,6 +1,7 @@
 """Data movement as Numba-CUDA kernels: strided copies (permute, broadcast, slicing, joins,
-assignment), integer-array indexing and its atomic-add gradient, gather/scatter-add along an
-axis, and the im2col/col2im patch transforms of convolution.
+assignment), integer-array indexing, indexed assignment and the atomic-add gradient of
+indexing, gather/scatter-add along an axis, and the im2col/col2im patch transforms of
+convolution.
 
 Every result is a new C-contiguous array: one strided-copy kernel reads any view (permuted,
 broadcast, sliced) of a contiguous source and writes any view of a contiguous destination.
@@ -241,6 +242,60 @@ def getitem(x, index: tuple, is_array):
     if out.size:
         launch(_index_gather, out.size, flat(x), flat(out), *_indexed_args(plan))
     return out
+
+
+@cuda.jit
+def _index_scatter(
+    values,
+    values_strides,
+    out,
+    size,
+    offset,
+    shape,
+    strides,
+    index_strides,
+    indices,
+    count,
+    steps,
+    sizes,
+):
+    for i in range(cuda.grid(1), size, cuda.gridsize(1)):
+        at = _indexed_offset(i, offset, shape, strides, index_strides, indices, count, steps, sizes)
+        out[at] = values[strided_offset(i, shape, values_strides)]
+
+
+def setitem(x, index: tuple, value, is_array) -> None:
+    """Writes `value`, broadcast to the shape of `x[index]`, at those positions of `x`: a
+    strided copy for basic indices, a scatter kernel for integer arrays (where an index repeats
+    a position, one of its values lands there)."""
+    plan = IndexPlan(tuple(x.shape), index, is_array)
+    value = _drop_leading_ones(value, len(plan.shape))
+    value_shape = tuple(value.shape)
+    if not _broadcasts_to(value_shape, plan.shape):
+        raise ValueError(
+            f"could not broadcast input array from shape {value_shape} into shape {plan.shape}"
+        )
+    value_strides = broadcast_strides(value_shape, plan.shape)
+    if not plan.arrays:
+        copy_into(value, 0, value_strides, x, plan.offset, plan.strides, plan.shape)
+        return
+    size = size_of(plan.shape)
+    _, value_strides = at_least_1d(plan.shape, value_strides)
+    launch(_index_scatter, size, flat(value), value_strides, flat(x), size, *_indexed_args(plan))
+
+
+def _drop_leading_ones(value, ndim: int):
+    """`value` without the leading size-1 axes beyond `ndim`, which NumPy's assignment ignores."""
+    shape = tuple(value.shape)
+    extra = len(shape) - ndim
+    if extra > 0 and all(size == 1 for size in shape[:extra]):
+        return value.reshape(shape[extra:])
+    return value
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    trailing = zip(reversed(shape), reversed(target))
+    return len(shape) <= len(target) and all(size in (1, want) for size, want in trailing)
 
 
 def index_add(shape: tuple[int, ...], index: tuple, values, is_array):

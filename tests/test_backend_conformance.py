@@ -149,8 +149,10 @@ UNARY_REFERENCE = {
     "sin": np.sin,
     "cos": np.cos,
     "erf": _erf,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
 }
-POSITIVE_ONLY = {"log", "sqrt"}
+POSITIVE_ONLY = {"log", "sqrt", "log1p"}
 
 
 def test_reference_tables_cover_the_contract():
@@ -170,6 +172,13 @@ def test_unary(device, op, dtype):
         host[0, 0] = 0.0
     result = get(b, b.unary(op, put(b, host, dtype)))
     assert_close(result, UNARY_REFERENCE[op](rounded(host, dtype)), dtype, err_msg=op)
+
+
+@pytest.mark.parametrize("op", ["neg", "exp", "sqrt", "abs", "sign", "sin", "cos", "erf"])
+def test_a_unary_of_nan_is_nan(device, op):
+    b = device.backend
+    result = get(b, b.unary(op, put(b, np.array([np.nan, 1.0]), np.float64)))
+    assert np.isnan(result[0]) and not np.isnan(result[1]), op
 
 
 BINARY_REFERENCE = {

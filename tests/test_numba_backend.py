@@ -144,7 +144,7 @@ def test_astype_copy_and_assign(nb):
 @pytest.mark.parametrize("op", UNARY_OPS)
 def test_unary_matches_numpy(nb, ref, op, rng):
     x = rng.uniform(0.1, 2.0, size=(2, 5)) * np.where(rng.random((2, 5)) < 0.5, -1, 1)
-    if op in ("log", "sqrt"):
+    if op in ("log", "sqrt", "log1p"):  # the simulator's math raises outside the domain
         x = np.abs(x)
     check(nb, nb.unary(op, nb.from_host(x)), ref.unary(op, x))
 

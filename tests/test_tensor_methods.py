@@ -1,7 +1,7 @@
 """The everyday PyTorch Tensor methods built from existing ops: flip, roll, repeat, tile, split,
 chunk, logsumexp, std, norm, prod, argmin, amax, amin, masked_fill, clone, contiguous,
 index_select, tan, log1p, expm1, rsqrt, reciprocal, square, clip, and the module-level
-`bp.flip`, `bp.roll`, `bp.split`, `bp.chunk`, `bp.logsumexp` and `bp.cat`.
+functions PyTorch also has as `torch.X` (`bp.flip`, `bp.tile`, `bp.prod`, `bp.cat`, ...).
 
 Each matches PyTorch in value and gradient (float64 at rtol 1e-10, float32 to its own
 tolerance), on contiguous and permuted inputs and on size-0 and size-1 axes; each has a
@@ -209,6 +209,7 @@ EDGE_CASES = [
     _case("repeat_0d", lambda x: x.repeat(3), ()),
     _case("tile_empty", lambda x: x.tile(2), (0, 3)),
     _case("split_empty_axis", lambda x: x.split(2), (0, 3)),
+    _case("split_empty_axis_by_0", lambda x: x.split(0), (0,)),
     _case("split_larger_than_axis", lambda x: x.split(5, 1), (2, 3)),
     _case("split_size_1_axis", lambda x: x.split(1, 0), (1, 3)),
     _case("chunk_empty_axis", lambda x: x.chunk(3), (0, 3)),
@@ -357,10 +358,10 @@ def test_extremes_of_an_empty_tensor_over_non_empty_axes_are_empty_as_in_torch(d
 @pytest.mark.parametrize(
     "values", [[1e-300, -1e-300, 1e-20, -3e-17, 1e-8, -1e-5, 0.3, -0.49, 0.5, -0.5, 2.0, 40.0]]
 )
-def test_log1p_and_expm1_are_accurate_for_tiny_arguments(values):
+def test_log1p_and_expm1_are_accurate_for_tiny_arguments(device, values):
     array = np.array(values)
     for name in ("log1p", "expm1"):
-        ours = getattr(bp.tensor(array), name)().numpy()
+        ours = getattr(bp.tensor(array, device=device), name)().numpy()
         np.testing.assert_allclose(ours, getattr(np, name)(array), rtol=4e-16, atol=0)
 
 
@@ -403,6 +404,62 @@ def test_square_keeps_integer_dtype_and_cat_is_concatenate():
         assert name in bp.__all__
 
 
+def test_square_of_a_bool_tensor_is_int64_as_in_torch():
+    ours, theirs = bp.tensor([True, False]).square(), torch.tensor([True, False]).square()
+    assert str(theirs.dtype) == "torch.int64"
+    assert ours.dtype == bp.int64 and ours.tolist() == theirs.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "uint8", "int64"])
+@pytest.mark.parametrize("axis", [None, 1, (0, 1)])
+def test_prod_of_bool_and_integer_tensors_is_int64_as_in_torch(dtype, axis):
+    array = np.array([[1, 2, 0], [3, 1, 2]]).astype(dtype)
+    ours = bp.tensor(array).prod(axis)
+    theirs = torch.tensor(array).prod() if axis is None else torch.tensor(array)
+    if axis is not None:
+        for dim in reversed(axis if isinstance(axis, tuple) else (axis,)):
+            theirs = theirs.prod(dim)
+    assert str(theirs.dtype) == "torch.int64"
+    assert ours.dtype == bp.int64 and ours.tolist() == theirs.tolist()
+
+
+FUNCTIONS = {
+    "tile": lambda lib, x: lib.tile(x, (2, 1)),
+    "index_select": lambda lib, x: lib.index_select(x, 1, _index(lib, [2, 0])),
+    "clone": lambda lib, x: lib.clone(x),
+    "amax": lambda lib, x: lib.amax(x, 1),
+    "amin": lambda lib, x: lib.amin(x, 0),
+    "argmax": lambda lib, x: lib.argmax(x, 1),
+    "argmin": lambda lib, x: lib.argmin(x, 0),
+    "prod": lambda lib, x: lib.prod(x, 1),
+    "std": lambda lib, x: lib.std(x, 0),
+    "norm": lambda lib, x: lib.norm(x, 3),
+    "masked_fill": lambda lib, x: lib.masked_fill(x, _mask(lib, x), 0.5),
+}
+
+
+class _AsMethods:
+    """`_AS_METHODS.name(x, *args)` calls the method `x.name(*args)`; tensors come from
+    `bp.tensor`."""
+
+    tensor = staticmethod(bp.tensor)
+
+    def __getattr__(self, name):
+        return lambda x, *args: getattr(x, name)(*args)
+
+
+_AS_METHODS = _AsMethods()
+
+
+@pytest.mark.parametrize("name, call", FUNCTIONS.items(), ids=FUNCTIONS.keys())
+def test_module_level_functions_equal_the_methods_and_torchs(name, call):
+    array = randn((3, 4), seed=8)
+    ours, method = call(bp, bp.tensor(array)), call(_AS_METHODS, bp.tensor(array))
+    assert name in bp.__all__
+    assert ours.dtype == method.dtype and ours.tolist() == method.tolist()
+    assert_close(ours.numpy(), call(torch, torch.tensor(array)).numpy())
+
+
 # -- errors ----------------------------------------------------------------------------------------
 
 X = bp.tensor(np.arange(6.0).reshape(2, 3))
@@ -414,6 +471,7 @@ ERRORS = [
     (lambda: X.roll((1, 2), 0), ValueError, r"roll: shifts and axis must have the same length"),
     (lambda: X.roll((1, 2)), ValueError, r"roll: without axis, shifts must be one int"),
     (lambda: X.roll(1, 3), IndexError, r"roll: axis 3 is out of range"),
+    (lambda: bp.tensor(2.0).roll(1, 7), IndexError, r"roll: axis 7 is out of range .* 0 dim"),
     (lambda: X.repeat(2), ValueError, r"repeat: got 1 sizes \(2,\) for a tensor of 2 dim"),
     (lambda: X.repeat(-1, 2), ValueError, r"repeat: sizes must be non-negative, got \(-1, 2\)"),
     (lambda: X.tile(-3), ValueError, r"tile: sizes must be non-negative"),
@@ -445,6 +503,11 @@ ERRORS = [
         ValueError,
         r"masked_fill: value must be a number or a 0-d Tensor",
     ),
+    (
+        lambda: X.masked_fill(X > 1, bp.tensor(1.0, dtype=bp.float32)),
+        TypeError,
+        r"masked_fill: a Tensor value must have the tensor's dtype float64, got float32",
+    ),
     (lambda: X.masked_fill(X > 1, "a"), TypeError, r"masked_fill: value must be a number"),
     (
         lambda: bp.tensor([1, 2]).masked_fill(bp.tensor([True, False]), 0.5),
@@ -463,6 +526,16 @@ ERRORS = [
         r"index_select: index must be 0-d or 1-d, got shape \(1, 1\)",
     ),
     (lambda: X.index_select(2, bp.tensor([0])), IndexError, r"index_select: axis 2 is out"),
+    (
+        lambda: X.index_select(1, bp.tensor([0, -1])),
+        IndexError,
+        r"index_select: index -1 is out of range for axis 1 of size 3 .* must be in \[0, 3\)",
+    ),
+    (
+        lambda: X.index_select(-2, bp.tensor([1, 2, 0])),
+        IndexError,
+        r"index_select: index 2 is out of range for axis 0 of size 2",
+    ),
     (lambda: bp.tensor([1, 2]).tan(), TypeError, r"tan: expected a float32 or float64"),
     (lambda: bp.tensor([1, 2]).log1p(), TypeError, r"log1p: expected a float32 or float64"),
     (lambda: bp.tensor([1, 2]).expm1(), TypeError, r"expm1: expected a float32 or float64"),
@@ -476,6 +549,28 @@ ERRORS = [
 def test_bad_arguments_raise_errors_naming_the_op(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+TORCH_ERRORS = {
+    "roll_0d_axis": lambda lib: lib.tensor(2.0).roll(1, 7),
+    "index_select_negative": lambda lib: lib.zeros(2, 3).index_select(1, _index(lib, [0, -1])),
+    "index_select_past_end": lambda lib: lib.zeros(2, 3).index_select(0, _index(lib, [2])),
+}
+
+
+@pytest.mark.parametrize("call", TORCH_ERRORS.values(), ids=TORCH_ERRORS.keys())
+def test_axes_and_positions_torch_refuses_raise_index_error(call):
+    with pytest.raises((IndexError, RuntimeError)):  # torch's type depends on the axis
+        call(torch)
+    with pytest.raises(IndexError):
+        call(bp)
+
+
+@pytest.mark.skipif("numba" not in bp.available_backends(), reason="needs a second device")
+def test_masked_fill_refuses_a_value_on_another_device_naming_masked_fill():
+    value = bp.tensor(1.0, dtype=bp.float64, device=bp.device(backend="numba"))
+    with pytest.raises(RuntimeError, match=r"masked_fill: value is on cuda:0 \(numba\) but the"):
+        X.masked_fill(X > 1, value)
 
 
 # -- every backend ---------------------------------------------------------------------------------

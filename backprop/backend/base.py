@@ -40,7 +40,7 @@ OUTPUT_ONLY_BACKWARD = frozenset({"relu", "sigmoid", "tanh"})
 """Activations whose `act_backward` reads only the output `y`: a caller without the input may
 pass `y` for `x` (the fused bias+activation backward then skips recomputing `x + bias`)."""
 
-UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "erf")
+UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "erf", "log1p", "expm1")
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 REDUCE_OPS = ("sum", "mean", "max", "min")
@@ -195,6 +195,12 @@ class Backend:
         """Basic and integer-array indexing; `index` is a tuple of ints, slices, None, Ellipsis
         and integer arrays of this backend."""
         return x[index]
+
+    def setitem(self, x: Any, index: tuple, value: Any) -> None:
+        """Writes `value` (an array broadcastable to `x[index]`, or a scalar; cast to `x`'s
+        dtype) at `x[index]` in place, `index` as `getitem` takes it. Where an integer array
+        repeats a position, one of its values lands there (which one is unspecified)."""
+        x[index] = value
 
     def index_add(self, shape: tuple[int, ...], index: tuple, values: Any) -> Any:
         """Zeros of `shape` with `values` added at `x[index]`, repeated indices summed:

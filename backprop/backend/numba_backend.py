@@ -205,6 +205,15 @@ class NumbaBackend(Backend):
         on the host (a device-to-host copy). Indices are not bounds-checked on the device."""
         return self._movement.getitem(x, self._device_index(index), self.is_array)
 
+    def setitem(self, x: Any, index: tuple, value: Any) -> None:
+        """Writes `value` at `x[index]` in place (a strided copy, or one scatter kernel for
+        integer arrays); a bool array index is turned into integer arrays on the host, as in
+        `getitem`. Indices are not bounds-checked on the device."""
+        if self._launch.is_scalar(value):
+            value = self._elementwise.full((), value, x.dtype)
+        value = self.astype(value, x.dtype)
+        self._movement.setitem(x, self._device_index(index), value, self.is_array)
+
     def index_add(self, shape: tuple[int, ...], index: tuple, values: Any) -> Any:
         index = self._device_index(index)
         return self._movement.index_add(tuple(shape), index, values, self.is_array)
@@ -273,6 +282,8 @@ class NumbaBackend(Backend):
         label_smoothing: float = 0.0,
         ignore_index: int = -100,
     ) -> Any:
+        """The logits' gradient (N, C) from the forward's softmax and each row's loss gradient
+        (N,), 0 in ignored rows: one thread per entry."""
         smoothing, ignore = float(label_smoothing), int(ignore_index)
         return self._fused.softmax_cross_entropy_backward(
             probs, targets, grad_losses, smoothing, ignore

@@ -30,7 +30,45 @@ from backprop.ops.arithmetic import (
     tan,
     where,
 )
-from backprop.ops.linalg import matmul
+from backprop.ops.lerp import lerp
+from backprop.ops.like import expand_as, type_as, view_as
+from backprop.ops.linalg import (
+    addmm,
+    baddbmm,
+    bmm,
+    dot,
+    einsum,
+    matmul,
+    mm,
+    mv,
+    outer,
+    trace,
+)
+from backprop.ops.logic import (
+    all,
+    any,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    isneginf,
+    isposinf,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    nan_to_num,
+    ne,
+)
+from backprop.ops.matrix import diag, diagonal, tril, triu
 from backprop.ops.movement import (
     astype,
     broadcast_to,
@@ -61,6 +99,8 @@ from backprop.ops.reduction import (
     std,
     var,
 )
+from backprop.ops.rounding import ceil, floor, frac, round, trunc
+from backprop.ops.scan import cumprod, cumsum, logcumsumexp
 from backprop.ops.shape import chunk, clone, flip, index_select, repeat, roll, split, tile
 from backprop.ops.softmax import log_softmax, softmax, softmax_cross_entropy
 
@@ -132,4 +172,53 @@ __all__ = [
     "unsqueeze",
     "var",
     "where",
+    # -- linear algebra and scans --
+    "addmm",
+    "baddbmm",
+    "bmm",
+    "cumprod",
+    "cumsum",
+    "dot",
+    "einsum",
+    "logcumsumexp",
+    "mm",
+    "mv",
+    "outer",
+    "trace",
+    # -- comparisons, predicates and rounding --
+    "all",
+    "any",
+    "bitwise_and",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_xor",
+    "ceil",
+    "diag",
+    "diagonal",
+    "eq",
+    "expand_as",
+    "floor",
+    "frac",
+    "ge",
+    "gt",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "isneginf",
+    "isposinf",
+    "le",
+    "lerp",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "lt",
+    "nan_to_num",
+    "ne",
+    "round",
+    "tril",
+    "triu",
+    "trunc",
+    "type_as",
+    "view_as",
 ]

@@ -7,14 +7,13 @@ Binary ops broadcast; `sum_to` folds each gradient back to its operand's shape.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from backprop.autograd import Function
 from backprop.ops.common import NUMBER_TYPES, broadcast_shape, operands, require_float
-from backprop.ops.movement import sum_to
+from backprop.ops.movement import astype, sum_to
 from backprop.tensor import FLOAT_DTYPES, Tensor, common_device
 
 
@@ -305,51 +304,31 @@ def reciprocal(x: Tensor) -> Tensor:
 
 
 def square(x: Tensor) -> Tensor:
-    """Elementwise x * x (integer tensors stay integer, as in PyTorch)."""
+    """Elementwise x * x; integer tensors stay integer and bool ones become int64, as in
+    PyTorch."""
+    if isinstance(x, Tensor) and x.dtype == bool:
+        x = astype(x, np.dtype(np.int64))
     return mul(x, x)
 
 
 class Log1p(Function):
-    """log(1 + x), accurate where x is tiny. Below |x| = 0.5 it is Goldberg's
-    log(u) * x / (u - 1) with u = 1 + x rounded, which cancels the rounding of u (and is x
-    itself where u rounds to 1); elsewhere log(1 + x) loses nothing."""
+    """log(1 + x), accurate where x is tiny: the backend's log1p, one kernel."""
 
     def forward(self, x):
-        b, const = self.backend, _constants(self.backend, x.dtype)
-        small = b.compare("lt", b.unary("abs", x), const(0.5))
-        tiny_x = b.where(small, x, const(0.0))
-        u = b.binary("add", const(1.0), tiny_x)
-        u_minus_1 = b.binary("sub", u, const(1.0))
-        exact = b.compare("eq", u_minus_1, const(0.0))
-        ratio = b.binary("div", tiny_x, b.where(exact, const(1.0), u_minus_1))
-        near = b.where(exact, tiny_x, b.binary("mul", b.unary("log", u), ratio))
-        far = b.unary("log", b.binary("add", const(1.0), x))
-        return b.where(small, near, far)
+        return self.backend.unary("log1p", x)
 
     def backward(self, gy):
         return gy / (1 + self.inputs[0])
 
 
 class Expm1(Function):
-    """exp(x) - 1, accurate where x is tiny. Below |x| = 0.5 it is 2t / (1 - t) with
-    t = tanh(x / 2), an identity with no cancellation there; elsewhere exp(x) - 1 loses
-    nothing."""
+    """exp(x) - 1, accurate where x is tiny: the backend's expm1, one kernel."""
 
     def forward(self, x):
-        b, const = self.backend, _constants(self.backend, x.dtype)
-        small = b.compare("lt", b.unary("abs", x), const(0.5))
-        t = b.act_forward("tanh", b.binary("mul", b.where(small, x, const(0.0)), const(0.5)))
-        near = b.binary("div", b.binary("add", t, t), b.binary("sub", const(1.0), t))
-        far = b.binary("sub", b.unary("exp", x), const(1.0))
-        return b.where(small, near, far)
+        return self.backend.unary("expm1", x)
 
     def backward(self, gy):
         return gy * exp(self.inputs[0])
-
-
-def _constants(backend: Any, dtype: Any) -> Callable[[float], Any]:
-    """A maker of 0-d backend arrays of `dtype`, for the constants of a forward."""
-    return lambda value: backend.full((), value, dtype)
 
 
 def log1p(x: Tensor) -> Tensor:
@@ -370,11 +349,8 @@ def masked_fill(x: Tensor, mask: Tensor, value: Tensor | float) -> Tensor:
     if not isinstance(mask, Tensor) or mask.dtype != bool:
         got = f"a {mask.dtype} Tensor" if isinstance(mask, Tensor) else type(mask).__name__
         raise TypeError(f"masked_fill: mask must be a bool Tensor, such as `x > 0`, got {got}")
-    if isinstance(value, Tensor) and (value.ndim != 0 or value.dtype != x.dtype):
-        raise ValueError(
-            f"masked_fill: value must be a number or a 0-d Tensor of the tensor's dtype "
-            f"{x.dtype}, got a {value.dtype} Tensor of shape {value.shape}"
-        )
+    if isinstance(value, Tensor):
+        _check_fill_tensor(x, value)
     if not isinstance(value, (Tensor, *NUMBER_TYPES)):
         raise TypeError(f"masked_fill: value must be a number or a 0-d Tensor, got {value!r}")
     if isinstance(value, (float, np.floating)) and x.dtype not in FLOAT_DTYPES:
@@ -382,3 +358,22 @@ def masked_fill(x: Tensor, mask: Tensor, value: Tensor | float) -> Tensor:
     common_device("masked_fill", (x, mask))
     broadcast_shape("masked_fill", mask.shape, x.shape)
     return where(mask, value, x)
+
+
+def _check_fill_tensor(x: Tensor, value: Tensor) -> None:
+    """A Tensor `value` for masked_fill is 0-d, of `x`'s dtype and on its device."""
+    if value.ndim != 0:
+        raise ValueError(
+            f"masked_fill: value must be a number or a 0-d Tensor, got a Tensor of shape "
+            f"{value.shape}"
+        )
+    if value.dtype != x.dtype:
+        raise TypeError(
+            f"masked_fill: a Tensor value must have the tensor's dtype {x.dtype}, got "
+            f"{value.dtype}; convert it with .to(dtype)"
+        )
+    if value.device != x.device:
+        raise RuntimeError(
+            f"masked_fill: value is on {value.device} but the tensor on {x.device}; move it "
+            "with .to(device)"
+        )

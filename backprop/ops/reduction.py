@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from backprop.autograd import Function
 from backprop.ops.arithmetic import abs, compare, exp, log, mask, sqrt, where
-from backprop.ops.common import NUMBER_TYPES, normalize_axes, normalize_axis, require_float
-from backprop.ops.movement import broadcast_to, concatenate, permute, reshape
+from backprop.ops.common import NUMBER_TYPES, normalize_axes, require_float
+from backprop.ops.movement import astype, broadcast_to, concatenate, permute, reshape
 from backprop.tensor import Tensor
 
 
@@ -82,10 +84,18 @@ def var(
 
 def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the largest element (of the flattened tensor when axis is None)."""
-    if axis is not None:
-        axis = normalize_axis("argmax", axis, x.ndim)
-    _check_reduced_axes("argmax", x, normalize_axes("argmax", axis, x.ndim))
+    axis = _index_axis("argmax", x, axis)
     return Tensor._make(x.backend.argmax(x.data, axis, keepdims), x.device)
+
+
+def _index_axis(op: str, x: Tensor, axis: int | None) -> int | None:
+    """The axis of an argmax or argmin made non-negative (None, the flattened tensor, stays
+    None), once the entries it reduces are checked to exist."""
+    axes = normalize_axes(op, axis, x.ndim)
+    _check_reduced_axes(op, x, axes)
+    if axis is None:
+        return None
+    return axes[0] if axes else 0  # a 0-d tensor's axis 0 or -1 reduces nothing
 
 
 def amax(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
@@ -100,13 +110,12 @@ def amin(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = Fa
 
 def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the smallest element (of the flattened tensor when axis is None): the argmax
-    of an order-reversed copy, -x for floats and -x - 1 (bitwise not, which cannot overflow)
-    for integers."""
+    of an order-reversed copy: -x for floats, and for integers -x - 1, the bitwise not of x,
+    which reverses their order. That relies on two's-complement wrap-around: for the most
+    negative int and for unsigned ints -x - 1 overflows, and the wrapped result is still ~x."""
     if x.dtype == bool:
         raise TypeError("argmin: bool tensors are not supported, as in PyTorch")
-    if axis is not None:
-        axis = normalize_axis("argmin", axis, x.ndim)
-    _check_reduced_axes("argmin", x, normalize_axes("argmin", axis, x.ndim))
+    axis = _index_axis("argmin", x, axis)
     reversed_order = -x.detach() if x.dtype.kind == "f" else -x - 1
     return Tensor._make(x.backend.argmax(reversed_order.data, axis, keepdims), x.device)
 
@@ -179,13 +188,15 @@ def logsumexp(x: Tensor, axis: int | Sequence[int] | None, keepdims: bool = Fals
 
 
 def prod(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-    """The product over `axis`, as `torch.prod`. It multiplies the two halves of the reduced
-    entries together until one is left, so the gradient (each entry's product of the others)
-    comes from the multiplications themselves: exact where entries are 0, and with no
-    division or host read."""
+    """The product over `axis`, as `torch.prod`; int64 for bool and integer tensors. It
+    multiplies the two halves of the reduced entries together until one is left, so the
+    gradient (each entry's product of the others) comes from the multiplications themselves:
+    exact where entries are 0, and with no division or host read."""
     axes = normalize_axes("prod", axis, x.ndim)
     if x.requires_grad:
         require_float("prod", x)
+    if x.dtype.kind in "biu":
+        x = astype(x, np.dtype(np.int64))  # as PyTorch, and as `sum` gives
     kept = tuple(i for i in range(x.ndim) if i not in axes)
     kept_shape = tuple(x.shape[i] for i in kept)
     rows = reshape(permute(x, kept + axes), kept_shape + (_count(x.shape, axes),))

@@ -100,10 +100,11 @@ def roll(x: Tensor, shifts: int | Sequence[int], axis: int | Sequence[int] | Non
         raise ValueError(
             f"roll: shifts and axis must have the same length, got shifts={shifts} and axis={axes}"
         )
+    axes = tuple(normalize_axis("roll", rolled, x.ndim) for rolled in axes)
     if x.ndim == 0:
         return x
     for shift, rolled in zip(shifts, axes):
-        x = _roll_axis(x, shift, normalize_axis("roll", rolled, x.ndim))
+        x = _roll_axis(x, shift, rolled)
     return x
 
 
@@ -161,8 +162,10 @@ def split(
                 f"split: split_size must be positive (or 0 for an empty axis), got {size} for "
                 f"axis {axis} of size {length}"
             )
+        if length == 0:
+            return Split(axis, (0,))(x)
         sizes = (size,) * (length // size) + ((length % size,) if length % size else ())
-        return Split(axis, sizes or (0,))(x)
+        return Split(axis, sizes)(x)
     sizes = _int_tuple("split", "split_size_or_sections", split_size_or_sections)
     if any(s < 0 for s in sizes) or sum(sizes) != length:
         raise ValueError(
@@ -193,7 +196,10 @@ def _split_axis(op: str, x: Tensor, axis: int) -> int:
 
 def index_select(x: Tensor, axis: int, index: Tensor) -> Tensor:
     """The entries of `x` at the positions in the 1-d integer tensor `index` along `axis`, as
-    `torch.index_select`; repeated positions get their gradients summed."""
+    `torch.index_select`; repeated positions get their gradients summed. On the CPU a
+    position outside [0, size) raises IndexError. A GPU does not check the positions, since
+    reading them would wait for the device: there a negative one counts from the end and one
+    past the end reads undefined memory."""
     _check_tensor("index_select", x)
     if not isinstance(index, Tensor) or index.dtype.kind not in "iu":
         got = f"{index.dtype} Tensor" if isinstance(index, Tensor) else type(index).__name__
@@ -204,7 +210,21 @@ def index_select(x: Tensor, axis: int, index: Tensor) -> Tensor:
         raise ValueError("index_select: a 0-d tensor has no axis to select from")
     common_device("index_select", (x, index))
     axis = normalize_axis("index_select", axis, x.ndim)
+    if index.device.type == "cpu":
+        _check_positions(x, axis, index)
     return getitem(x, (slice(None),) * axis + (reshape(index, (-1,)),))
+
+
+def _check_positions(x: Tensor, axis: int, index: Tensor) -> None:
+    """Raises IndexError for a position of the CPU tensor `index` outside [0, size) of `axis`,
+    where NumPy would wrap a negative one (PyTorch refuses it)."""
+    size, positions = x.shape[axis], np.asarray(index.data)
+    wrong = positions[(positions < 0) | (positions >= size)]
+    if wrong.size:
+        raise IndexError(
+            f"index_select: index {int(wrong[0])} is out of range for axis {axis} of size {size} "
+            f"(tensor of shape {x.shape}); positions must be in [0, {size})"
+        )
 
 
 def clone(x: Tensor) -> Tensor:

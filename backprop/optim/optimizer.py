@@ -86,8 +86,8 @@ class Optimizer:
                     continue
                 if set_to_none:
                     param.grad = None
-                else:
-                    param.grad.zero_()
+                else:  # detached first, as PyTorch does after backward(create_graph=True)
+                    param.grad = param.grad.detach().zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient; `closure` re-computes and returns the
