@@ -95,3 +95,17 @@ def only_numpy_registry(monkeypatch) -> None:
 def register_fake(name, device_type="cpu", reason=None, class_name="AltNumpyBackend"):
     """Registers a throwaway backend (call inside a test that used `isolated_registry`)."""
     registry.register(BackendInfo(name, device_type, __name__, class_name, lambda: reason))
+
+
+def assert_matches_the_cpu(device, fn, array: np.ndarray, seed: int = 6) -> None:
+    """`fn(x)` and the gradient of x for a random output gradient are the same on `device`
+    as on the CPU, for x holding `array` (float64)."""
+    results = []
+    for where in ("cpu", device):
+        x = bp.tensor(array, device=where, requires_grad=True)
+        out = fn(x)
+        out.backward(bp.tensor(randn(out.shape, seed=seed), device=where))
+        results.append((out.numpy(), x.grad.numpy()))
+    (cpu_out, cpu_grad), (out, grad) = results
+    assert_close(out, cpu_out, err_msg="output")
+    assert_close(grad, cpu_grad, err_msg="grad")
