@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from backprop.optim.optimizer import Optimizer, ParamsT, check_non_negative, zeros_state
+from backprop.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    check_betas,
+    check_non_negative,
+    zeros_state,
+)
 from backprop.tensor import Tensor
 
 
@@ -36,9 +42,7 @@ class Adam(Optimizer):
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         check_non_negative(name, group, "lr", "eps", "weight_decay")
-        betas = group["betas"]
-        if len(betas) != 2 or not all(0.0 <= beta < 1.0 for beta in betas):
-            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas}")
+        check_betas(name, group)
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": 0, "exp_avg": zeros_state(param), "exp_avg_sq": zeros_state(param)}

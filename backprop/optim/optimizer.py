@@ -14,6 +14,7 @@ to this mode. Python numbers stay the default: the fastest eager path.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -236,11 +237,27 @@ def zeros_state(param: Tensor, value: float = 0.0) -> Tensor:
     return full_like(param, value)
 
 
+def scalar_operand(value: Any, param: Tensor) -> Any:
+    """A learning rate or step count as `_lr` / `_count_step` give it, made an operand of Tensor
+    ops: a Python number as is, a capturable optimizer's 0-d device array as a 0-d Tensor on
+    `param`'s device, so that updates written with Tensor ops compute from it on the device."""
+    if isinstance(value, numbers.Number):
+        return value
+    return Tensor._make(value, param.device)
+
+
 def check_non_negative(optimizer: str, group: dict[str, Any], *names: str) -> None:
     """Raises ValueError naming the first of `names` whose value in `group` is negative."""
     for key in names:
         if group[key] < 0:
             raise ValueError(f"{optimizer}: {key} must be >= 0, got {group[key]}")
+
+
+def check_betas(optimizer: str, group: dict[str, Any]) -> None:
+    """Raises ValueError unless `group["betas"]` is two numbers in [0, 1)."""
+    betas = group["betas"]
+    if len(betas) != 2 or not all(0.0 <= beta < 1.0 for beta in betas):
+        raise ValueError(f"{optimizer}: betas must be two numbers in [0, 1), got {betas}")
 
 
 def _check_param(optimizer: str, param: Any) -> None:
