@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop import ops
+from backprop import creation, ops
 from backprop.ops import log_softmax, softmax
 from backprop.ops.arithmetic import mask
 from backprop.ops.common import require_float
@@ -18,25 +18,34 @@ from backprop.tensor import Tensor
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cosine_embedding_loss",
     "cross_entropy",
     "dropout",
     "elu",
+    "gaussian_nll_loss",
     "gelu",
+    "hinge_embedding_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "margin_ranking_loss",
     "mse_loss",
+    "multi_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
+    "poisson_nll_loss",
     "relu",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax",
     "softplus",
     "tanh",
+    "triplet_margin_loss",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -380,6 +389,52 @@ def kl_div(
     return _reduce(op, losses, reduction)
 
 
+def _check_companion(op: str, name: str, value: Tensor, input: Tensor, shape: tuple) -> None:
+    """`value` (a target, weight or variance next to `input`) is a Tensor of the input's
+    dtype, on its device, whose shape broadcasts to `shape` without growing it."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+    if value.dtype != input.dtype:
+        raise TypeError(
+            f"{op}: {name} dtype {value.dtype} differs from input dtype {input.dtype}; "
+            "convert it with .to(dtype)"
+        )
+    if value.device != input.device:
+        raise RuntimeError(f"{op}: input is on {input.device} but {name} on {value.device}")
+    try:
+        fits = np.broadcast_shapes(value.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: {name} shape {value.shape} does not broadcast to {shape}")
+
+
+def _check_inputs(op: str, names: tuple[str, ...], *tensors: Tensor) -> None:
+    """The tensors named `names` are float Tensors of one dtype, shape and device."""
+    first = tensors[0]
+    require_float(op, first)
+    for name, tensor in zip(names[1:], tensors[1:]):
+        if isinstance(tensor, Tensor) and tensor.shape != first.shape:
+            raise ValueError(
+                f"{op}: {names[0]} shape {first.shape} and {name} shape {tensor.shape} differ"
+            )
+        _check_companion(op, name, tensor, first, first.shape)
+
+
+def _softplus(x: Tensor) -> Tensor:
+    """log(1 + exp(x)) without overflow or cut-off: `x + log1p(exp(-x))` above 0, else
+    `log1p(exp(x))`. Each branch is smooth and takes a finite argument, so the gradient is
+    `sigmoid(x)` everywhere (also at 0) and the second derivative is right too."""
+    positive = ops.compare("gt", x, 0.0)
+    upper, lower = ops.where(positive, x, 0.0), ops.where(positive, 0.0, x)
+    return upper + ops.log1p(ops.exp(lower - upper))
+
+
+def _log_sigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) as PyTorch's `logsigmoid`: `min(x, 0) - log1p(exp(-|x|))`."""
+    return -_softplus(-x)
+
+
 def _clamped_log(p: Tensor) -> Tensor:
     """log(p) limited below by -100, as PyTorch's BCE does; at p = 0 the value is -100 and the
     gradient 0, where `clamp(log(p))` would put 0 * inf = NaN into the backward."""
@@ -387,26 +442,321 @@ def _clamped_log(p: Tensor) -> Tensor:
     return ops.clamp(ops.where(positive, ops.log(ops.where(positive, p, 1.0)), -100.0), min=-100.0)
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """BCE of probabilities in [0, 1]; logs are clamped at -100, as in PyTorch."""
-    _same_shape("binary_cross_entropy", input, target)
-    log_p, log_not_p = _clamped_log(input), _clamped_log(1 - input)
-    losses = -(target * log_p + (1 - target) * log_not_p)
-    return _reduce("binary_cross_entropy", losses, reduction)
+def _check_probabilities(op: str, input: Tensor) -> None:
+    """On the CPU, where it costs nothing, probabilities outside [0, 1] (or NaN) raise as in
+    PyTorch; a GPU is not asked, since reading its data would wait for the device."""
+    if input.device.type != "cpu":
+        return
+    values = np.asarray(input.data)
+    outside = values[~((values >= 0) & (values <= 1))]
+    if outside.size:
+        raise ValueError(
+            f"{op}: input holds probabilities and must be in [0, 1], got {outside[0]} "
+            f"(input {input.shape})"
+        )
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+) -> Tensor:
+    """BCE `-w (t log p + (1 - t) log(1 - p))` of probabilities `p` in [0, 1], as
+    `torch.nn.functional.binary_cross_entropy`: logs clamped at -100, `weight` broadcast to
+    the input's shape."""
+    op = "binary_cross_entropy"
+    _check_reduction(op, reduction)
+    _same_shape(op, input, target)
+    if weight is not None:
+        _check_companion(op, "weight", weight, input, input.shape)
+    _check_probabilities(op, input)
+    losses = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(op, losses, reduction)
 
 
 def binary_cross_entropy_with_logits(
-    input: Tensor, target: Tensor, reduction: str = "mean"
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
 ) -> Tensor:
-    """BCE of `sigmoid(input)`, computed stably from the logits.
+    """BCE of `sigmoid(input)` from the logits, as
+    `torch.nn.functional.binary_cross_entropy_with_logits`:
+    `w ((1 - t) x - (1 + (pos_weight - 1) t) log sigmoid(x))`, stable for any logit.
+    `weight` and `pos_weight` (one per class, on the last axis) broadcast to the input."""
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(op, reduction)
+    _same_shape(op, input, target)
+    for name, value in (("weight", weight), ("pos_weight", pos_weight)):
+        if value is not None:
+            _check_companion(op, name, value, input, input.shape)
+    log_sigmoid = _log_sigmoid(input)
+    if pos_weight is not None:
+        log_sigmoid = log_sigmoid * ((pos_weight - 1) * target + 1)
+    losses = (1 - target) * input - log_sigmoid
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(op, losses, reduction)
 
-    `(1 - t) * x + softplus(-x)` is smooth everywhere, so its gradient is `sigmoid(x) - t` even
-    at x = 0, where the textbook `relu(x) - x t + log1p(exp(-|x|))` has kinks whose
-    subgradients give `-t`; softplus turns into the identity only where that is exact.
-    """
-    _same_shape("binary_cross_entropy_with_logits", input, target)
-    losses = (1 - target) * input + softplus(-input)
-    return _reduce("binary_cross_entropy_with_logits", losses, reduction)
+
+def margin_ranking_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """`max(0, -y (x1 - x2) + margin)` for targets y of +1 (x1 should rank higher) or -1, as
+    `torch.nn.functional.margin_ranking_loss`."""
+    op = "margin_ranking_loss"
+    _check_reduction(op, reduction)
+    _check_inputs(op, ("input1", "input2", "target"), input1, input2, target)
+    losses = ops.clamp(-target * (input1 - input2) + margin, min=0.0)
+    return _reduce(op, losses, reduction)
+
+
+def hinge_embedding_loss(
+    input: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """`x` where y = 1 and `max(0, margin - x)` where y = -1, as
+    `torch.nn.functional.hinge_embedding_loss` (a target other than ±1 adds both terms)."""
+    op = "hinge_embedding_loss"
+    _check_reduction(op, reduction)
+    _check_inputs(op, ("input", "target"), input, target)
+    below_margin = ops.where(
+        ops.compare("ne", target, 1.0), ops.clamp(margin - input, min=0.0), 0.0
+    )
+    losses = below_margin + ops.where(ops.compare("ne", target, -1.0), input, 0.0)
+    return _reduce(op, losses, reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Two-class logistic loss `log(1 + exp(-y x))` for targets ±1, as
+    `torch.nn.functional.soft_margin_loss`, without PyTorch's overflow for large `-y x`."""
+    op = "soft_margin_loss"
+    _check_reduction(op, reduction)
+    _check_inputs(op, ("input", "target"), input, target)
+    return _reduce(op, _softplus(-target * input), reduction)
+
+
+def multilabel_soft_margin_loss(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+) -> Tensor:
+    """Per-sample mean over the classes (the last axis) of the BCE of `sigmoid(input)`
+    against 0/1 `target`, as `torch.nn.functional.multilabel_soft_margin_loss`; `weight`
+    broadcasts to the input. The 'none' reduction gives one loss per sample."""
+    op = "multilabel_soft_margin_loss"
+    _check_reduction(op, reduction)
+    _check_inputs(op, ("input", "target"), input, target)
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must be (C,) or (N, C), classes last, got ()")
+    if weight is not None:
+        _check_companion(op, "weight", weight, input, input.shape)
+    losses = -(target * _log_sigmoid(input) + (1 - target) * _log_sigmoid(-input))
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(op, losses.sum(-1) / input.shape[-1], reduction)
+
+
+def _check_margin_targets(op: str, input: Tensor, target: Tensor) -> None:
+    """Class indices for (C,) or (N, C) scores: () or (1,) for one sample, (N,) for N. On the
+    CPU a class outside [0, C) raises as in PyTorch; a GPU gives it a NaN loss instead."""
+    if not isinstance(target, Tensor) or target.dtype.kind not in "iu":
+        got = f"{target.dtype} {target.shape}" if isinstance(target, Tensor) else repr(target)
+        raise TypeError(f"{op}: target must be an integer Tensor of class indices, got {got}")
+    allowed = [(), (1,)] if input.ndim == 1 else [input.shape[:1]]
+    if target.shape not in allowed:
+        raise ValueError(
+            f"{op}: target shape {target.shape} does not fit input {input.shape}; expected "
+            f"{' or '.join(str(shape) for shape in allowed)}"
+        )
+    if target.device != input.device:
+        raise RuntimeError(f"{op}: input is on {input.device} but target on {target.device}")
+    if target.device.type == "cpu":
+        classes = input.shape[-1]
+        values = np.asarray(target.data)
+        wrong = values[(values < 0) | (values >= classes)]
+        if wrong.size:
+            raise IndexError(
+                f"{op}: target {int(wrong[0])} is out of bounds for {classes} classes "
+                f"(input {input.shape})"
+            )
+
+
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Multi-class hinge loss of scores (N, C) or (C,) at class indices y, as
+    `torch.nn.functional.multi_margin_loss`: per sample,
+    `sum_{j != y} weight[y] max(0, margin - x[y] + x[j])^p / C`, with p 1 or 2."""
+    op = "multi_margin_loss"
+    _check_reduction(op, reduction)
+    if p not in (1, 2) or isinstance(p, bool):
+        raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
+    require_float(op, input)
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise ValueError(
+            f"{op}: input must be (C,) or (N, C) with at least one class, got {input.shape}"
+        )
+    _check_margin_targets(op, input, target)
+    _check_weight(op, input, weight)
+    classes = input.shape[-1]
+    rows, flat = input.reshape(-1, classes), target.reshape(-1, 1)
+    inside = ops.where(ops.compare("ge", flat, 0), ops.compare("lt", flat, classes), False)
+    safe = ops.where(inside, flat, 0)
+    gaps = margin - ops.gather(rows, 1, safe) + rows
+    hinges = ops.where(ops.compare("gt", gaps, 0.0), gaps, 0.0)
+    if p == 2:
+        hinges = hinges * hinges
+    if weight is not None:
+        hinges = hinges * ops.gather(weight, 0, safe.reshape(-1)).reshape(-1, 1)
+    others = ops.compare("ne", creation.arange(classes, device=input.device), safe)
+    losses = ops.where(others, hinges, 0.0).sum(1) / classes
+    losses = ops.where(inside.reshape(-1), losses, math.nan)
+    return _reduce(op, losses.reshape(target.shape), reduction)
+
+
+COSINE_EPSILON = 1e-12
+
+
+def cosine_embedding_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """`1 - cos(x1, x2)` where y = 1 and `max(0, cos(x1, x2) - margin)` where y = -1, for
+    inputs (N, D) with targets (N,) or inputs (D,) with a 0-d target, as
+    `torch.nn.functional.cosine_embedding_loss` (each squared norm gets 1e-12 added)."""
+    op = "cosine_embedding_loss"
+    _check_reduction(op, reduction)
+    _check_inputs(op, ("input1", "input2"), input1, input2)
+    if input1.ndim not in (1, 2):
+        raise ValueError(f"{op}: inputs must be (N, D) or (D,), got {input1.shape}")
+    _check_companion(op, "target", target, input1, input1.shape[:-1])
+    if target.shape != input1.shape[:-1]:
+        raise ValueError(
+            f"{op}: target must have shape {input1.shape[:-1]} for inputs {input1.shape}, "
+            f"got {target.shape}"
+        )
+    axis = input1.ndim - 1
+    products = (input1 * input2).sum(axis)
+    squares1 = (input1 * input1).sum(axis) + COSINE_EPSILON
+    squares2 = (input2 * input2).sum(axis) + COSINE_EPSILON
+    cosine = products / ops.sqrt(squares1 * squares2)
+    similar = ops.where(ops.compare("eq", target, 1.0), 1 - cosine, 0.0)
+    dissimilar = ops.where(
+        ops.compare("eq", target, -1.0), ops.clamp(cosine - margin, min=0.0), 0.0
+    )
+    return _reduce(op, similar + dissimilar, reduction)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2.0,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """`max(0, margin + d(a, pos) - d(a, neg))` with `d(x, y) = ||x - y + eps||_p` over the
+    last axis, as `torch.nn.functional.triplet_margin_loss`; `swap` takes the smaller of
+    d(a, neg) and d(pos, neg) as the negative distance."""
+    op = "triplet_margin_loss"
+    _check_reduction(op, reduction)
+    if not margin > 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
+        raise ValueError(f"{op}: p must be a positive number or inf, got {p!r}")
+    _check_inputs(op, ("anchor", "positive", "negative"), anchor, positive, negative)
+    if anchor.ndim == 0:
+        raise ValueError(f"{op}: inputs must be (N, D) or (D,), got ()")
+
+    def distance(x: Tensor, y: Tensor) -> Tensor:
+        return ops.norm(x - y + eps, p, -1)
+
+    to_negative = distance(anchor, negative)
+    if swap:
+        to_negative = ops.minimum(to_negative, distance(positive, negative))
+    losses = ops.clamp(margin + distance(anchor, positive) - to_negative, min=0.0)
+    return _reduce(op, losses, reduction)
+
+
+def poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Tensor:
+    """Poisson negative log-likelihood of counts `target`, as
+    `torch.nn.functional.poisson_nll_loss`: `exp(x) - t x` for a log-rate `x`, or
+    `x - t log(x + eps)` for a rate with `log_input=False`; `full` adds Stirling's
+    `t log t - t + 0.5 log(2 pi t)` where t > 1."""
+    op = "poisson_nll_loss"
+    _check_reduction(op, reduction)
+    _check_inputs(op, ("input", "target"), input, target)
+    losses = ops.exp(input) - target * input if log_input else input - target * ops.log(input + eps)
+    if full:
+        above_one = ops.compare("gt", target, 1.0)
+        safe = ops.where(above_one, target, 1.0)
+        stirling = safe * ops.log(safe) - safe + 0.5 * ops.log(2 * math.pi * safe)
+        losses = losses + ops.where(above_one, stirling, 0.0)
+    return _reduce(op, losses, reduction)
+
+
+def _gaussian_variance(op: str, input: Tensor, var: Tensor | float) -> Tensor:
+    """`var` as a Tensor that broadcasts to the input as PyTorch's rules allow: the input's
+    shape, the input's shape less its last axis, or the input's shape with one axis of 1; a
+    number stands for every element. Negative entries raise (on the CPU for a Tensor)."""
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{op}: var must be non-negative, got {var}")
+        return creation.full(input.shape, float(var), dtype=input.dtype, device=input.device)
+    if not isinstance(var, Tensor):
+        raise TypeError(f"{op}: var must be a Tensor or a number, got {type(var).__name__}")
+    if var.shape != input.shape and var.shape == input.shape[:-1]:
+        var = var.unsqueeze(-1)
+    elif var.shape != input.shape:
+        mismatched = var.ndim == input.ndim and sum(
+            size for size, wanted in zip(var.shape, input.shape) if size != wanted
+        )
+        if mismatched != 1:
+            raise ValueError(
+                f"{op}: var shape {var.shape} does not fit input {input.shape}; it must be the "
+                "input's shape, that shape less the last axis, or with one axis of size 1"
+            )
+    _check_companion(op, "var", var, input, input.shape)
+    if var.device.type == "cpu" and (np.asarray(var.data) < 0).any():
+        raise ValueError(f"{op}: var must be non-negative, got a negative entry")
+    return var
+
+
+def gaussian_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    var: Tensor | float,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """Gaussian negative log-likelihood `0.5 (log v + (x - t)^2 / v)` of `target` under means
+    `input` and variances `var`, as `torch.nn.functional.gaussian_nll_loss`; `full` adds
+    `0.5 log(2 pi)`. The variance is clamped at `eps` in value only, so its gradient passes
+    the clamp unchanged, as in PyTorch."""
+    op = "gaussian_nll_loss"
+    _check_reduction(op, reduction)
+    require_float(op, input)
+    _check_companion(op, "target", target, input, input.shape)
+    var = _gaussian_variance(op, input, var)
+    var = var + (ops.clamp(var, min=eps) - var).detach()
+    diff = input - target
+    losses = 0.5 * (ops.log(var) + diff * diff / var)
+    if full:
+        losses = losses + 0.5 * math.log(2 * math.pi)
+    return _reduce(op, losses, reduction)
 
 
 def check_dropout_probability(op: str, p: float) -> None:

@@ -355,14 +355,16 @@ def test_kl_div_loss(rng, reduction, log_target):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_bce_loss_on_probabilities(rng, reduction):
     probs, targets = rng.uniform(0.05, 0.95, (4, 3)), rng.random((4, 3))
-    check_loss(nn.BCELoss(reduction), torch.nn.BCELoss(reduction=reduction), probs, targets)
+    check_loss(
+        nn.BCELoss(reduction=reduction), torch.nn.BCELoss(reduction=reduction), probs, targets
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_bce_with_logits_loss_is_stable_for_large_logits(rng, reduction):
     logits = np.array([[-50.0, -3.0, 0.0], [0.5, 4.0, 60.0]])
     check_loss(
-        nn.BCEWithLogitsLoss(reduction),
+        nn.BCEWithLogitsLoss(reduction=reduction),
         torch.nn.BCEWithLogitsLoss(reduction=reduction),
         logits,
         rng.random((2, 3)),

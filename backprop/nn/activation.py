@@ -123,6 +123,46 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+class Softmin(Module):
+    """softmax(-x) along `dim` (None: PyTorch's legacy choice, with a warning)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at each position of a (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected a (N, C, H, W) or (C, H, W) input, got {input.shape}"
+            )
+        return F.softmax(input, -3)
+
+
+class Threshold(Module):
+    """x where x > threshold, else `value`."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"threshold={self.threshold}, value={self.value}{inplace}"
+
+
 class Hardtanh(Module):
     """x limited to [min_val, max_val]; the gradient is 0 at the limits, as in PyTorch."""
 

@@ -1,9 +1,11 @@
 """Normalisation layers: `LayerNorm` over each sample's trailing axes, `GroupNorm` over each
 sample's groups of channels, `BatchNorm1d` and `BatchNorm2d` over the batch for each channel,
-with running statistics for evaluation."""
+`InstanceNorm1d` and `InstanceNorm2d` over each sample's channel, with running statistics for
+evaluation, and `LocalResponseNorm` across neighbouring channels."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,7 +106,8 @@ class _BatchNorm(Module):
 
     In training it uses the batch's statistics and updates `running_mean` and `running_var`
     by `momentum` (a cumulative average when momentum is None); in evaluation it uses the
-    running statistics. Without `track_running_stats` it always uses the batch's.
+    running statistics. Without `track_running_stats` it always uses the batch's. With
+    `affine`, a `weight` (ones) and, unless `bias` is False, a `bias` (zeros) per channel.
     """
 
     input_shapes: tuple[str, ...] = ()
@@ -119,6 +122,8 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ):
         super().__init__()
         name = type(self).__name__
@@ -127,7 +132,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        _register_affine(self, (num_features,), affine, affine, device, dtype)
+        _register_affine(self, (num_features,), affine, affine and bias, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
             self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
@@ -168,7 +173,8 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -183,6 +189,95 @@ class BatchNorm2d(_BatchNorm):
     and variance per channel over the batch and every pixel."""
 
     input_shapes = ("(N, C, H, W)",)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Normalises each channel of each sample over its positions, as PyTorch's instance norms:
+    no affine transform and no running statistics by default. With `track_running_stats`,
+    training blends the batch average of the instances' statistics into `running_mean` and
+    `running_var` (on the device; momentum None leaves them as they are, as in PyTorch, and
+    `num_batches_tracked` stays 0), and evaluation normalises with them. An input without its
+    batch axis is taken as a batch of one."""
+
+    unbatched_ndim = 0
+    """The number of axes of an input without its batch axis."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ):
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        name, ndim = type(self).__name__, self.unbatched_ndim
+        if input.ndim not in (ndim, ndim + 1):
+            raise ValueError(
+                f"{name}: expected a {ndim}-d or {ndim + 1}-d input, got {input.shape}"
+            )
+        channel_axis = input.ndim - ndim
+        if input.shape[channel_axis] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise ValueError(
+                    f"{name}: expected the input's axis {channel_axis} to hold num_features "
+                    f"({self.num_features}) channels, got {input.shape}"
+                )
+            warnings.warn(
+                f"{name}: the input's axis {channel_axis} does not hold num_features "
+                f"({self.num_features}) channels, which is unused as affine=False",
+                stacklevel=2,
+            )
+        unbatched = input.ndim == ndim
+        batch = input.reshape(1, *input.shape) if unbatched else input
+        out = F.instance_norm(
+            batch,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            0.0 if self.momentum is None else self.momentum,
+            self.eps,
+        )
+        return out.reshape(out.shape[1:]) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of an (N, C, L) or (C, L) input, as `torch.nn.InstanceNorm1d`."""
+
+    unbatched_ndim = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of an (N, C, H, W) or (C, H, W) input, as
+    `torch.nn.InstanceNorm2d`."""
+
+    unbatched_ndim = 3
+
+
+class LocalResponseNorm(Module):
+    """Divides each entry by (k + alpha * mean of the squares of the `size` channels around
+    it) ** beta, as `torch.nn.LocalResponseNorm`; no parameters."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        check_sizes("LocalResponseNorm", size=size)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 def _register_affine(

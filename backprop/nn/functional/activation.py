@@ -1,7 +1,10 @@
 """The activations beyond `backprop.functional`'s: hardtanh, relu6, hardsigmoid, hardswish, mish,
-selu, celu, softsign, tanhshrink, logsigmoid, prelu and glu."""
+selu, celu, softsign, tanhshrink, logsigmoid, prelu, glu, softmin and threshold."""
 
 from __future__ import annotations
+
+import warnings
+from typing import Any
 
 from backprop import ops
 from backprop.nn.functional._checks import _cells, _float_input, _tensor_argument
@@ -139,3 +142,29 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     first = _cells(input, axis, 0, size // 2)
     second = _cells(input, axis, size // 2, size)
     return first * ops.activation(second, "sigmoid")
+
+
+def softmin(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    """softmax(-x) along `dim`: the smallest entries get the largest weights. With `dtype` the
+    input is cast first; `dim=None` picks PyTorch's legacy axis (0 for 0-, 1- and 3-d inputs,
+    else 1) and warns, as PyTorch does."""
+    _float_input("softmin", input)
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    if dim is None:
+        warnings.warn(
+            "softmin: implicit dimension choice is deprecated, as in PyTorch; pass dim=X",
+            stacklevel=_stacklevel,
+        )
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return ops.softmax(-input, dim)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else `value`; the gradient is 1 where x > threshold, else 0.
+    `inplace=True` writes the result into `input` (under `backprop.inplace`'s rules)."""
+    _float_input("threshold", input)
+    out = ops.where(ops.compare("gt", input, threshold), input, value)
+    return input.copy_(out) if inplace else out

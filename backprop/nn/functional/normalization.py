@@ -1,5 +1,5 @@
-"""Normalisation: layer_norm, group_norm and batch_norm (with its in-place update of the
-running statistics)."""
+"""Normalisation: layer_norm, group_norm, batch_norm and instance_norm (with their in-place
+update of the running statistics) and local_response_norm."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 from collections.abc import Sequence
 
 from backprop.autograd import no_grad
-from backprop.nn.functional._checks import _float_input, _tensor_argument
+from backprop.nn.functional._checks import _cells, _float_input, _tensor_argument
+from backprop.nn.functional.padding import pad
 from backprop.tensor import Tensor
 
 
@@ -123,6 +124,88 @@ def batch_norm(
         mean = running_mean.reshape(per_channel)
         var = running_var.reshape(per_channel)
     return _scale_and_shift((input - mean) / (var + eps).sqrt(), weight, bias, per_channel)
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalises each channel of each sample of an (N, C, ...) input over its positions. With
+    `use_input_stats` it uses each instance's mean and variance and, where running statistics
+    are given, blends into them in place the batch average of the instances' mean and unbiased
+    variance (`(1 - momentum) * running + momentum * average`), as PyTorch; otherwise it uses
+    the running statistics. Then scales and shifts each channel by `weight` and `bias`."""
+    _float_input("instance_norm", input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"instance_norm: expected an (N, C, *) input with positions, got {input.shape}"
+        )
+    n, channels = input.shape[:2]
+    _check_per_feature(
+        "instance_norm",
+        input,
+        (channels,),
+        running_mean=running_mean,
+        running_var=running_var,
+        weight=weight,
+        bias=bias,
+    )
+    per_channel = (1, channels) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        count = math.prod(input.shape[2:])
+        if count == 1:
+            raise ValueError(
+                f"instance_norm: expected more than 1 position per instance when using the "
+                f"input's statistics, got input {input.shape}"
+            )
+        axes = tuple(range(2, input.ndim))
+        mean = input.mean(axis=axes, keepdims=True)
+        var = input.var(axis=axes, keepdims=True, correction=0)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                unbiased = var * (count / max(count - 1, 1))
+                _blend(running_mean, mean.reshape(n, channels).mean(axis=0), momentum)
+                _blend(running_var, unbiased.reshape(n, channels).mean(axis=0), momentum)
+    elif running_mean is None or running_var is None:
+        raise ValueError(
+            "instance_norm: running_mean and running_var must be given when use_input_stats "
+            "is False"
+        )
+    else:
+        mean = running_mean.reshape(per_channel)
+        var = running_var.reshape(per_channel)
+    return _scale_and_shift((input - mean) / (var + eps).sqrt(), weight, bias, per_channel)
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Divides each entry of an (N, C, ...) input by (k + alpha * mean of the squares of the
+    `size` channels around it) ** beta, the window zero-padded at the edges, as
+    `torch.nn.functional.local_response_norm` (AlexNet's normalisation across channels)."""
+    _float_input("local_response_norm", input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: expected an input of 3 or more dimensions (N, C, *), got "
+            f"{input.shape}"
+        )
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
+    if input.size == 0:
+        return input
+    channels = input.shape[1]
+    widths = (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2)
+    squares = pad(input * input, widths)
+    window = _cells(squares, 1, 0, channels)
+    for shift in range(1, size):
+        window = window + _cells(squares, 1, shift, shift + channels)
+    return input / (window * (alpha / size) + k) ** beta
 
 
 def _scale_and_shift(
