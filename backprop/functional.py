@@ -603,7 +603,7 @@ def multi_margin_loss(
     _check_margin_targets(op, input, target)
     _check_weight(op, input, weight)
     classes = input.shape[-1]
-    rows, flat = input.reshape(-1, classes), target.reshape(-1, 1)
+    rows, flat = input.reshape(-1, classes), ops.astype(target.reshape(-1, 1), "int64")
     inside = ops.where(ops.compare("ge", flat, 0), ops.compare("lt", flat, classes), False)
     safe = ops.where(inside, flat, 0)
     gaps = margin - ops.gather(rows, 1, safe) + rows

@@ -683,3 +683,10 @@ def test_losses_on_every_device_match_the_cpu(device):
         results.append([out.numpy(), *(t.grad.numpy() for t in tensors)])
     for cpu, there in zip(*results):
         assert_close(there, cpu)
+
+
+def test_multi_margin_loss_takes_int32_class_indices():
+    scores = np.random.default_rng(3).standard_normal((3, 4))
+    int64 = F.multi_margin_loss(bp.tensor(scores), bp.tensor(np.array([0, 3, 1])))
+    int32 = F.multi_margin_loss(bp.tensor(scores), bp.tensor(np.array([0, 3, 1], np.int32)))
+    assert int32.item() == int64.item()

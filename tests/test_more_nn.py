@@ -987,3 +987,8 @@ def test_new_functions_and_layers_run_unchanged_on_every_device(device):
         )
     for on_cpu, on_device in zip(*results):
         np.testing.assert_allclose(on_device, on_cpu, rtol=1e-9, atol=1e-12)
+
+
+def test_one_hot_takes_int32_classes():
+    classes = bp.tensor(np.array([2, 0, 1], np.int32))
+    assert F.one_hot(classes, 3).tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]]

@@ -14,6 +14,7 @@ import backprop as bp
 import backprop.nn.functional as F
 from backprop import graph, nn, optim
 from backprop.optim import lr_scheduler
+from backprop.optim.lbfgs import _cubic_interpolate
 
 STEPS = 20
 
@@ -409,3 +410,8 @@ def test_lbfgs_state_dict_round_trip_resumes_the_same_iterates():
     ours, theirs = restored.state[restored_x], optimizer.state[x]
     assert (ours["n_iter"], ours["func_evals"]) == (theirs["n_iter"], theirs["func_evals"])
     assert len(ours["old_dirs"]) == len(theirs["old_dirs"]) == 2
+
+
+def test_the_line_search_interpolates_a_flat_cubic_at_the_midpoint():
+    """A loss linear along the search direction has no cubic minimiser: no division by 0."""
+    assert _cubic_interpolate(0.0, 1.0, -1.0, 1.0, 0.0, -1.0) == 0.5

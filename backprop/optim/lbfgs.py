@@ -193,7 +193,6 @@ class LBFGS(Optimizer):
                     loss,
                     flat_grad,
                     gtd,
-                    tolerance_change=tolerance_change,
                     max_ls=max_eval - current_evals,
                 )
                 self._add_to_params(t, d)
@@ -267,17 +266,19 @@ def _cubic_interpolate(
     bounds: tuple[float, float] | None = None,
 ) -> float:
     """The minimiser of the cubic through two points with their values and slopes, clipped to
-    `bounds` (default: between the points); their midpoint where the cubic has none."""
+    `bounds` (default: between the points); the bounds' midpoint where the cubic has none, or
+    is flat (a loss linear along the search direction)."""
     xmin_bound, xmax_bound = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1**2 - g1 * g2
-    if d2_square < 0:
+    d2 = max(d2_square, 0.0) ** 0.5
+    denominator = g2 - g1 + 2 * d2 if x1 <= x2 else g1 - g2 + 2 * d2
+    if d2_square < 0 or denominator == 0:
         return (xmin_bound + xmax_bound) / 2.0
-    d2 = d2_square**0.5
     if x1 <= x2:
-        min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+        min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / denominator)
     else:
-        min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+        min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / denominator)
     return min(max(min_pos, xmin_bound), xmax_bound)
 
 

@@ -76,7 +76,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
                 f"one_hot: classes must lie in [0, {num_classes}), got values in [{low}, {high}]"
             )
     classes = arange(num_classes, device=tensor.device)
-    return ops.astype(ops.eq(tensor.reshape(*tensor.shape, 1), classes), int64)
+    indices = ops.astype(tensor.reshape(*tensor.shape, 1), int64)
+    return ops.astype(ops.eq(indices, classes), int64)
 
 
 def embedding_bag(
