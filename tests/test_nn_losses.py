@@ -438,10 +438,10 @@ def test_ignored_targets_reach_the_fused_op_unchanged(monkeypatch, rng):
     assert len(seen) == 1, "with class weights the loss is composed, not fused"
 
 
-def test_a_mean_cross_entropy_step_is_four_backend_ops_each_way(monkeypatch, rng):
-    """One fused op, two sums and a division forward; the division's and the sum's gradients
-    and the fused backward (after the seed) backward: on a GPU every op is a kernel launch,
-    and the default `ignore_index=-100` must not add any."""
+def test_a_mean_cross_entropy_is_four_kernels_forward_and_three_backward(monkeypatch, rng):
+    """One fused op, two sums and a division forward; the seed gradient, the division's
+    gradient and the fused backward (the sum's gradient is a broadcast view): on a GPU each is
+    one kernel launch, and the default `ignore_index=-100` must not add any."""
     backend = bp.tensor(0.0).backend
     calls = []
     for name in ("binary", "compare", "where", "reduce", "full", "astype", "ones"):
