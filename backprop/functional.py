@@ -12,7 +12,7 @@ from backprop import creation, ops
 from backprop.ops import log_softmax, softmax
 from backprop.ops.arithmetic import mask
 from backprop.ops.common import require_float
-from backprop.random import default_generator
+from backprop.random import dropout_state
 from backprop.tensor import Tensor
 
 __all__ = [
@@ -768,12 +768,11 @@ def check_dropout_probability(op: str, p: float) -> None:
 def dropout_keep_mask(
     x: Tensor, shape: tuple[int, ...], p: float, generator: np.random.Generator | None
 ) -> Tensor:
-    """A bool mask of `shape`, on `x`'s device, that is True with probability 1 - p: uniform
-    noise in `x`'s dtype from `generator` (the global generator by default), kept where it is
-    at least p. Every dropout draws its mask here, so one seed gives the same mask to all."""
-    rng = generator or default_generator()
-    noise = x.backend.random_uniform(shape, x.dtype, rng)
-    return Tensor._make(x.backend.compare("ge", noise, p), x.device)
+    """A bool mask of `shape`, on `x`'s device, that is True with probability 1 - p, drawn on
+    the device from its Philox state (`backprop.random.dropout_state`), or from one seeded by
+    `generator`. Every dropout draws its mask here, so one seed gives the same mask to all."""
+    state = dropout_state(x.device, generator)
+    return Tensor._make(x.backend.dropout_mask(shape, p, state), x.device)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:

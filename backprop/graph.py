@@ -7,10 +7,11 @@ graph: one launch for the forward pass, the backward pass and the optimizer upda
 
 What a captured step may not do, and how that is reported: a captured step never reads the device
 from the host (`.item()`, `.numpy()`, printing a tensor), never synchronises, and never copies
-host data in (a NumPy operand, dropout's mask, whose random numbers are drawn on the host: a
-replay would repeat the captured copy). The CuPy backend's `to_host`, `synchronize` and
-`from_host` refuse while its stream is capturing, and any error raised during capture becomes a
-`GraphCaptureError` that names the innermost backprop op in the traceback.
+host data in (a NumPy operand: a replay would repeat the captured copy). Dropout is fine: it
+draws on the device from a seed and offset in device memory (`backprop.random`), so each replay
+draws a new mask. The CuPy backend's `to_host`, `synchronize` and `from_host` refuse while its
+stream is capturing, and any error raised during capture becomes a `GraphCaptureError` that
+names the innermost backprop op in the traceback.
 
 Optimizer scalars: the learning rate (changed by LR schedulers between steps) and Adam's step
 count would be frozen into the graph if they were kernel arguments. `graph_step` switches the

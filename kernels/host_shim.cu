@@ -4,6 +4,7 @@
 // kernels run; the launch itself (indexing, grid-stride loops, warp shuffles) is not covered.
 #include "activations.cuh"
 #include "optimizers.cuh"
+#include "philox.cuh"
 #include "softmax_cross_entropy.cuh"
 
 template <typename T>
@@ -148,3 +149,17 @@ void adagrad_update_host(T* param, const T* grad, T* state_sum, long long n, T c
 
 BP_EXPORT_ALL(f32, float)
 BP_EXPORT_ALL(f64, double)
+
+extern "C" void philox4x32_10_host(const unsigned int* counter, const unsigned int* key,
+                                   unsigned int* out) {
+    PhiloxWords c = {{counter[0], counter[1], counter[2], counter[3]}};
+    PhiloxWords words = philox4x32_10(c, key[0], key[1]);
+    for (int i = 0; i < 4; ++i) out[i] = words.w[i];
+}
+
+extern "C" void dropout_mask_host(const unsigned long long* state, bool* keep, long long n,
+                                  unsigned int threshold) {
+    for (long long i = 0; i < n; ++i) {
+        keep[i] = dropout_block(state[0], state[1], i / 4).w[i % 4] >= threshold;
+    }
+}

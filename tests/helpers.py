@@ -109,3 +109,15 @@ def assert_matches_the_cpu(device, fn, array: np.ndarray, seed: int = 6) -> None
     (cpu_out, cpu_grad), (out, grad) = results
     assert_close(out, cpu_out, err_msg="output")
     assert_close(grad, cpu_grad, err_msg="grad")
+
+
+PHILOX_KNOWN_ANSWERS = [
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
+]
+"""Random123's known-answer vectors for Philox4x32-10: counter, key, output."""

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from helpers import assert_close, randn
 
+from backprop.backend import philox
 from backprop.backend.base import (
     ACTIVATIONS,
     BINARY_OPS,
@@ -82,6 +83,21 @@ def test_seeded_random_matches_the_host_generator(device, dtype):
     assert np.all((uniform >= -1) & (uniform <= 3))
     again = get(b, b.random_normal((3, 4), dtype, np.random.default_rng(7), mean=1.0, std=2.0))
     np.testing.assert_array_equal(normal, again)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (7,), (), (0, 2)], ids=str)
+def test_dropout_mask_is_philox_and_advances_the_offset_on_the_device(device, shape):
+    """The mask of the Philox state (seed, offset), written as the reference in
+    backend/philox.py computes it; the offset in device memory then moves on by one."""
+    b = device.backend
+    start = np.array([0xFEDCBA9876543210, 2**32 + 3], np.uint64)
+    state = put(b, start.copy())  # NumPy's from_host does not copy
+    keep = get(b, b.dropout_mask(shape, 0.3, state))
+    size = math.prod(shape)
+    expected = philox.dropout_mask(np, size, philox.dropout_threshold(0.3), start).reshape(shape)
+    assert keep.dtype == np.bool_ and keep.shape == shape
+    np.testing.assert_array_equal(keep, expected)
+    np.testing.assert_array_equal(get(b, state), [0xFEDCBA9876543210, 2**32 + 4])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32", "bool"])

@@ -157,10 +157,3 @@ def test_the_rehearsal_catches_a_host_read(monkeypatch, rng):
 
     with pytest.raises(HostTransfer, match="to_host during the capture"):
         rehearse(monkeypatch, model, optim.SGD(model.parameters(), lr=0.1), logged_loss, x)
-
-
-def test_the_rehearsal_catches_dropout_drawing_its_mask_on_the_host(monkeypatch, rng):
-    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 2))
-    x, y = floats(rng, 5, 4), labels(rng, 5, 2)
-    with pytest.raises(HostTransfer, match="from_host during the capture"):
-        rehearse(monkeypatch, model, optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, x, y)

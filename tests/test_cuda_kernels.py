@@ -17,8 +17,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from helpers import PHILOX_KNOWN_ANSWERS
 
-from backprop.backend import get_backend
+from backprop.backend import get_backend, philox
 from backprop.backend.base import ACTIVATIONS
 from backprop.backend.cupy_backend import COMPILE_OPTIONS, KERNELS_DIR, kernel_source
 
@@ -27,9 +28,16 @@ needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc (the CUDA toolkit) is
 
 KERNEL_FILES = sorted(path.name for path in KERNELS_DIR.glob("*.cu") if path.name != "host_shim.cu")
 
+
+def typed(*kernels: str) -> tuple[str, ...]:
+    """The float32 and float64 entry points of kernels written once as templates."""
+    return tuple(f"{kernel}_{suffix}" for kernel in kernels for suffix in ("f32", "f64"))
+
+
 KERNELS = {
-    "activations.cu": ("act_forward", "act_backward", "bias_act_forward"),
-    "optimizers.cu": (
+    "activations.cu": typed("act_forward", "act_backward", "bias_act_forward"),
+    "dropout.cu": ("dropout_mask", "philox_advance"),
+    "optimizers.cu": typed(
         "sgd_update",
         "adam_update",
         "rmsprop_update",
@@ -39,9 +47,11 @@ KERNELS = {
         "rmsprop_update_device_scalars",
         "adagrad_update_device_scalars",
     ),
-    "softmax_cross_entropy.cu": ("softmax_cross_entropy_forward", "softmax_cross_entropy_backward"),
+    "softmax_cross_entropy.cu": typed(
+        "softmax_cross_entropy_forward", "softmax_cross_entropy_backward"
+    ),
 }
-"""The kernels the CuPy backend launches from each file, each as `<name>_f32` and `<name>_f64`."""
+"""The entry points the CuPy backend launches from each file."""
 
 ALPHAS = {"leaky_relu": 0.01, "elu": 1.0, "softplus": 1.0}
 """The activations' one parameter: leaky_relu's slope, elu's alpha, softplus's beta."""
@@ -93,8 +103,8 @@ def test_nvrtc_compiles_the_source_the_backend_loads(filename):
     except nvrtc.NVRTCError as error:
         pytest.fail(f"{filename}: {error}\n{nvrtc.getProgramLog(program)}")
     ptx = nvrtc.getPTX(program).decode()
-    for kernel, suffix in itertools.product(KERNELS[filename], ("f32", "f64")):
-        assert f".entry {kernel}_{suffix}(" in ptx
+    for entry in KERNELS[filename]:
+        assert f".entry {entry}(" in ptx
 
 
 def test_kernel_source_inlines_each_header_once():
@@ -491,3 +501,31 @@ def test_adagrad_follows_torch_optim_step_for_step(shim, options):
         reference.step()
         shim_adagrad_step(shim, np.float64, param, grad, state_sum, {**options, "eps": 1e-10}, step)
     np.testing.assert_allclose(param, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# -- dropout's Philox generator ------------------------------------------------------------------
+
+
+def test_the_cuda_philox_gives_the_known_answers(shim):
+    for counter, key, expected in PHILOX_KNOWN_ANSWERS:
+        out = np.zeros(4, np.uint32)
+        shim.philox4x32_10_host(
+            *(_pointer(np.array(words, np.uint32), np.uint32) for words in (counter, key)),
+            _pointer(out, np.uint32),
+        )
+        assert tuple(int(word) for word in out) == expected
+
+
+@pytest.mark.parametrize("state", [(0, 0), (0x0123456789ABCDEF, 2**33 + 5), (2**64 - 1, 2**32 - 1)])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_the_cuda_dropout_mask_is_the_numpy_backends(shim, state, p):
+    state = np.array(state, np.uint64)
+    expected = numpy_backend.dropout_mask((37,), p, state.copy())
+    keep = np.zeros(37, np.bool_)
+    shim.dropout_mask_host(
+        _pointer(state, np.uint64),
+        _pointer(keep, np.bool_),
+        ctypes.c_longlong(keep.size),
+        ctypes.c_uint(philox.dropout_threshold(p)),
+    )
+    np.testing.assert_array_equal(keep, expected)

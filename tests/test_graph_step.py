@@ -211,7 +211,7 @@ def test_a_layer_is_named_when_no_op_inside_it_failed(monkeypatch):
         raise RuntimeError("no random numbers here")
 
     backend = bp.ones(1).backend
-    monkeypatch.setattr(backend, "random_uniform", no_random_numbers)
+    monkeypatch.setattr(backend, "dropout_mask", no_random_numbers)
     tb = traceback_of(lambda: nn.Dropout(0.5)(bp.ones(4)))
     assert graph.op_name_from_traceback(tb) == "Dropout.forward"
 
@@ -499,15 +499,42 @@ def test_a_new_float32_matmul_precision_gets_its_own_graph(gpu):
     assert graphed.num_graphs == 2
 
 
-def test_dropout_inside_the_step_is_reported_since_its_mask_would_repeat(gpu):
+def test_a_step_with_dropout_replays_to_the_eager_weights_with_a_new_mask_each_time(gpu):
+    """Dropout draws on the device from a seed and offset in device memory, so the graph reads
+    the offset its previous replay advanced: the same masks, in the same order, as eager steps
+    after the same seed (a mask repeated at each replay would make the losses part ways)."""
+
+    def dropout_model() -> nn.Module:
+        bp.manual_seed(0)
+        return nn.Sequential(nn.Linear(12, 8), nn.Dropout(0.5), nn.Linear(8, 5)).to(gpu)
+
+    eager_model = dropout_model()
+    eager_step = make_train_step(eager_model, optim.SGD(eager_model.parameters(), lr=0.1))
+    eager_losses = [float(eager_step(*make_batch(gpu, 16, 0, 12, 5))) for _ in range(6)]
+    graphed_model = dropout_model()
+    graphed_optimizer = optim.SGD(graphed_model.parameters(), lr=0.1)
+    graphed = graph_step(
+        make_train_step(graphed_model, graphed_optimizer), *make_batch(gpu, 16, 0, 12, 5), warmup=1
+    )
+    graphed_losses = [float(graphed(*make_batch(gpu, 16, 0, 12, 5))) for _ in range(6)]
+    assert graphed.num_graphs == 1
+    np.testing.assert_allclose(graphed_losses, eager_losses, rtol=1e-5)
+    for got, expected in zip(weights(graphed_model), weights(eager_model)):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_dropout_generator_inside_the_step_is_reported_since_its_seed_is_a_host_copy(gpu):
     bp.manual_seed(0)
-    model = nn.Sequential(nn.Linear(12, 8), nn.Dropout(0.5), nn.Linear(8, 5)).to(gpu)
+    model = nn.Sequential(nn.Linear(12, 8), nn.Linear(8, 5)).to(gpu)
     train_step = make_train_step(model, optim.SGD(model.parameters(), lr=0.1))
-    graphed = graph_step(train_step, *make_batch(gpu, 16, 0, 12, 5), warmup=1)
-    graphed(*make_batch(gpu, 16, 0, 12, 5))  # the eager warm-up draws masks as usual
-    with pytest.raises(
-        GraphCaptureError, match=r"Dropout\.forward, in the cupy backend's from_host"
-    ):
+    generator = np.random.default_rng(0)
+
+    def step_with_a_generator(x, y):
+        return train_step(nn.functional.dropout(x, 0.5, generator=generator), y)
+
+    graphed = graph_step(step_with_a_generator, *make_batch(gpu, 16, 0, 12, 5), warmup=1)
+    graphed(*make_batch(gpu, 16, 0, 12, 5))
+    with pytest.raises(GraphCaptureError, match=r"dropout, in the cupy backend's from_host"):
         graphed(*make_batch(gpu, 16, 1, 12, 5))
     bp.cuda.synchronize()
 

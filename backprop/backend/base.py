@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop.backend import special
+from backprop.backend import philox, special
 
 ACTIVATIONS = (
     "relu",
@@ -94,6 +94,16 @@ class Backend:
     def random_uniform(self, shape, dtype, rng: np.random.Generator, low=0.0, high=1.0) -> Any:
         """Draws on the host from `rng`, so one seed gives the same numbers on every backend."""
         return self.from_host(rng.uniform(low, high, size=shape).astype(dtype))
+
+    def dropout_mask(self, shape: tuple[int, ...], p: float, state: Any) -> Any:
+        """A bool mask of `shape`, True with probability about 1 - p, from the Philox generator
+        state `state` (a uint64 array of two: seed, offset; see `backend/philox.py`), read on
+        the device; the offset then advances in place, so the next call draws a new mask and a
+        replayed CUDA graph draws a new one at every replay."""
+        size = math.prod(shape)
+        mask = philox.dropout_mask(self.xp, size, philox.dropout_threshold(p), state)
+        state[1:2] += np.uint64(1)
+        return mask.reshape(shape)
 
     def from_host(self, array: np.ndarray) -> Any:
         return self.xp.asarray(array)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from backprop import kernels
+from backprop.backend import philox
 from backprop.backend.base import ACTIVATIONS, Backend
 from backprop.backend.precision import get_float32_matmul_precision
 
@@ -294,11 +295,14 @@ class CupyBackend(Backend):
 
     # -- our CUDA kernels --------------------------------------------------------------------
 
-    def _launch(self, source: str, kernel: str, blocks: int, args: tuple) -> None:
-        """Runs `<kernel>_<f32|f64>` of `kernels/<source>`, typed by the dtype of `args[0]`, on
-        the current stream, compiling the file on first use. Scalars in `args` must be NumPy
-        scalars of the kernel's C types (CuPy passes a Python int as 64 bits)."""
-        name = f"{kernel}_{_SUFFIXES[args[0].dtype]}"
+    def _launch(
+        self, source: str, kernel: str, blocks: int, args: tuple, typed: bool = True
+    ) -> None:
+        """Runs `<kernel>_<f32|f64>` of `kernels/<source>`, typed by the dtype of `args[0]` (or
+        `kernel` itself when not `typed`), on the current stream, compiling the file on first
+        use. Scalars in `args` must be NumPy scalars of the kernel's C types (CuPy passes a
+        Python int as 64 bits)."""
+        name = f"{kernel}_{_SUFFIXES[args[0].dtype]}" if typed else kernel
         if name not in self._functions:
             if source not in self._modules:
                 code = kernel_source(source)
@@ -309,6 +313,18 @@ class CupyBackend(Backend):
     def _blocks(self, items: int, items_per_block: int = THREADS_PER_BLOCK) -> int:
         """Enough blocks to fill the device once; grid-stride loops cover the rest."""
         return max(1, min(-(-items // items_per_block), self._max_blocks))
+
+    def dropout_mask(self, shape: tuple[int, ...], p: float, state: Any) -> Any:
+        """One thread per four elements of the mask, then a one-thread kernel that advances the
+        offset: two launches, no host transfer, so a captured step draws anew at each replay."""
+        keep = cupy.empty(tuple(shape), dtype=cupy.bool_)
+        if keep.size:
+            threshold = np.uint32(philox.dropout_threshold(p))
+            args = (state, keep, np.int64(keep.size), threshold)
+            blocks = self._blocks(-(-keep.size // 4))
+            self._launch("dropout.cu", "dropout_mask", blocks, args, typed=False)
+        self._launch("dropout.cu", "philox_advance", 1, (state,), typed=False)
+        return keep
 
     def act_forward(self, name: str, x: Any, alpha: float = 0.0) -> Any:
         kind = _activation_index("act_forward", name)

@@ -19,11 +19,13 @@ plugs in a pooled one such as RMM's.
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 from typing import Any
 
 import numpy as np
 
+from backprop.backend import philox
 from backprop.backend.base import ACTIVATIONS, Backend
 
 NUMPY_TOO_NEW = (2, 5)
@@ -82,6 +84,7 @@ class NumbaBackend(Backend):
             numba_launch,
             numba_matmul,
             numba_movement,
+            numba_random,
             numba_reduce,
         )
 
@@ -93,6 +96,7 @@ class NumbaBackend(Backend):
         self._matmul = numba_matmul
         self._movement = numba_movement
         self._fused = numba_fused
+        self._random = numba_random
 
     # -- arrays and creation ---------------------------------------------------------------
 
@@ -115,6 +119,12 @@ class NumbaBackend(Backend):
         if step == 0:
             raise ValueError("arange: step must not be zero")
         return self._elementwise.arange(start, stop, step, dtype)
+
+    def dropout_mask(self, shape: tuple[int, ...], p: float, state: Any) -> Any:
+        """One thread per four elements of the mask; a second, one-thread kernel advances the
+        offset once every thread has read it."""
+        keep = self._random.dropout_mask(math.prod(shape), philox.dropout_threshold(p), state)
+        return keep.reshape(tuple(shape))
 
     def from_host(self, array: np.ndarray) -> Any:
         return self._cuda.to_device(np.asarray(array, order="C"))
