@@ -96,7 +96,7 @@ from backprop.ops import gt as greater
 from backprop.ops import le as less_equal
 from backprop.ops import lt as less
 from backprop.ops import ne as not_equal
-from backprop.random import manual_seed
+from backprop.random import get_rng_state, initial_seed, manual_seed, set_rng_state
 from backprop.serialization import load, save
 from backprop.tensor import Tensor, bool_, float32, float64, int32, int64
 
@@ -126,9 +126,11 @@ __all__ = [
     "full_like",
     "functional",
     "get_float32_matmul_precision",
+    "get_rng_state",
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "initial_seed",
     "int32",
     "int64",
     "is_grad_enabled",
@@ -148,6 +150,7 @@ __all__ = [
     "save",
     "set_float32_matmul_precision",
     "set_grad_enabled",
+    "set_rng_state",
     "split",
     "stack",
     "tensor",

@@ -42,6 +42,47 @@ def default_generator() -> np.random.Generator:
     return _generator
 
 
+def initial_seed() -> int:
+    """The seed last given to `manual_seed` (0 before any), as `torch.initial_seed`."""
+    return _seed
+
+
+def get_rng_state() -> dict[str, Any]:
+    """What decides the next random numbers: the seed, the global generator's position and each
+    device's dropout state, as plain data a checkpoint can hold (`backprop.save`); reads the
+    dropout states back from their devices."""
+    dropout = [
+        [device.backend_name, device.index, *(int(v) for v in device.backend.to_host(state))]
+        for device, state in _dropout_states.items()
+    ]
+    return {"seed": _seed, "generator": _generator.bit_generator.state, "dropout": dropout}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restores what `get_rng_state` returned, so the random numbers go on as they did after
+    it; a device's dropout state is written in place (a captured graph keeps reading it)."""
+    global _generator, _seed
+    if not isinstance(state, dict) or set(state) != {"seed", "generator", "dropout"}:
+        got = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            "set_rng_state: expected the dict get_rng_state returns, with keys "
+            f"['dropout', 'generator', 'seed'], got {got}"
+        )
+    generator = np.random.default_rng()
+    try:
+        generator.bit_generator.state = state["generator"]
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"set_rng_state: not a generator state ({error})") from None
+    _seed, _generator = int(state["seed"]), generator
+    for backend_name, index, key, offset in state["dropout"]:
+        device = Device(backend_name, index)
+        values = np.array([key, offset], dtype=np.uint64)
+        if device in _dropout_states:
+            device.backend.assign(_dropout_states[device], device.backend.from_host(values))
+        else:
+            _dropout_states[device] = device.backend.from_host(values)
+
+
 def dropout_state(device: Device, generator: np.random.Generator | None = None) -> Any:
     """The Philox state (seed, offset) dropout draws its masks from on `device`: the device's
     own, made on first use from the global seed, or a fresh one seeded from `generator` (a

@@ -200,3 +200,61 @@ def test_a_negative_seed_maps_as_torch_maps_it():
     negative = bp.randn(3).numpy()
     bp.manual_seed(2**64 - 2)
     np.testing.assert_array_equal(bp.randn(3).numpy(), negative)
+
+
+# -- the state as a whole: get_rng_state, set_rng_state, initial_seed ---------------------------
+
+
+def draw_weights_and_masks(device: bp.Device) -> list[np.ndarray]:
+    x = bp.ones(2, 6, dtype="float64").to(device)
+    return [bp.randn(4).numpy(), F.dropout(x, 0.5).numpy(), F.dropout(x, 0.5).numpy()]
+
+
+def test_a_restored_rng_state_repeats_the_next_weights_and_masks(device):
+    bp.manual_seed(3)
+    draw_weights_and_masks(device)
+    state = bp.get_rng_state()
+    expected = draw_weights_and_masks(device)
+    draw_weights_and_masks(device)
+    bp.set_rng_state(state)
+    for got, want in zip(draw_weights_and_masks(device), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_the_rng_state_goes_through_a_checkpoint_file(tmp_path):
+    bp.manual_seed(8)
+    F.dropout(bp.ones(5), 0.5)
+    bp.save({"rng": bp.get_rng_state()}, tmp_path / "checkpoint.bp")
+    expected = draw_weights_and_masks(bp.device("cpu"))
+    bp.manual_seed(0)
+    bp.set_rng_state(bp.load(tmp_path / "checkpoint.bp")["rng"])
+    for got, want in zip(draw_weights_and_masks(bp.device("cpu")), expected):
+        np.testing.assert_array_equal(got, want)
+    assert bp.initial_seed() == 8
+
+
+def test_set_rng_state_writes_a_dropout_state_in_place():
+    bp.manual_seed(1)
+    state = dropout_state(bp.device("cpu"))
+    saved = bp.get_rng_state()
+    F.dropout(bp.ones(3), 0.5)
+    bp.set_rng_state(saved)
+    assert dropout_state(bp.device("cpu")) is state and state[1] == saved["dropout"][0][3]
+
+
+@pytest.mark.parametrize(
+    ("state", "match"),
+    [
+        ([1, 2], r"set_rng_state: expected the dict get_rng_state returns, .* got list"),
+        ({"seed": 0}, r"with keys \['dropout', 'generator', 'seed'\], got \['seed'\]"),
+        ({"seed": 0, "generator": {"bit_generator": "MT19937"}, "dropout": []}, "not a generator"),
+    ],
+)
+def test_set_rng_state_takes_only_what_get_rng_state_returns(state, match):
+    with pytest.raises(ValueError, match=match):
+        bp.set_rng_state(state)
+
+
+def test_initial_seed_is_the_last_manual_seed():
+    bp.manual_seed(123)
+    assert bp.initial_seed() == 123
