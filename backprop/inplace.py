@@ -260,11 +260,13 @@ def setitem(tensor: Tensor, index: Any, value: Tensor | Scalar) -> None:
     """`tensor[index] = value`: `index` as `getitem` takes it, `value` a number or a Tensor on
     the same device broadcastable to `tensor[index]`'s shape, cast to the tensor's dtype.
 
-    A bool index (`x[mask] = v`) needs the mask's positions, which `getitem`'s index conversion
-    finds on the host (a device-to-host copy: not capturable into a CUDA graph), except for a
-    mask of the tensor's own shape with a number or 0-d value, written with a `where` on the
-    device. `masked_fill_` never reads the host. An integer index that repeats a position
-    leaves one of its values there (which one is unspecified, as in PyTorch).
+    A bool mask over the tensor's leading axes (`x[mask] = v`) with a value that does not
+    depend on how many entries it selects (a number, or a Tensor broadcastable to one selected
+    element) is written with a `where` on the device. Any other bool index (a value per
+    selected element, a mask after other index items) needs the mask's positions, which
+    `getitem`'s index conversion finds on the host (a device-to-host copy: not capturable into
+    a CUDA graph). `masked_fill_` never reads the host. An integer index that repeats a
+    position leaves one of its values there (which one is unspecified, as in PyTorch).
     """
     check_writable("setitem", tensor, value)
     if isinstance(value, Tensor):
@@ -275,8 +277,13 @@ def setitem(tensor: Tensor, index: Any, value: Tensor | Scalar) -> None:
     else:
         raise TypeError(f"setitem: value must be a number or a Tensor, got {type(value).__name__}")
     _check_not_broadcast("setitem", tensor)
-    if _is_own_shape_mask(tensor, index) and (not isinstance(value, Tensor) or value.ndim == 0):
-        tensor.backend.assign(tensor.data, tensor.backend.where(index.data, array, tensor.data))
+    element_value = _element_value_shape(tensor, index, value)
+    if element_value is not None:
+        backend = tensor.backend
+        if isinstance(value, Tensor):
+            array = backend.reshape(array, element_value)
+        mask = backend.reshape(index.data, index.shape + (1,) * (tensor.ndim - index.ndim))
+        backend.assign(tensor.data, backend.where(mask, array, tensor.data))
         return
     backend_index = _backend_index(tensor, index)
     try:
@@ -285,13 +292,26 @@ def setitem(tensor: Tensor, index: Any, value: Tensor | Scalar) -> None:
         raise type(error)(f"setitem: {error} (tensor of shape {tensor.shape})") from None
 
 
-def _is_own_shape_mask(tensor: Tensor, index: Any) -> bool:
-    return (
+def _element_value_shape(tensor: Tensor, index: Any, value: Tensor | Scalar) -> tuple | None:
+    """For a bool mask over the tensor's leading axes (a Tensor on its device) and a value that
+    broadcasts to `tensor[index]` whatever the number of entries selected (a number, or a
+    Tensor broadcastable to one selected element, optionally with a leading axis of size 1):
+    the value's shape without that axis, written by a `where`. None otherwise."""
+    if not (
         isinstance(index, Tensor)
         and index.dtype == bool
-        and index.shape == tensor.shape
+        and index.shape == tensor.shape[: index.ndim]
         and index.device == tensor.device
-    )
+    ):
+        return None
+    if not isinstance(value, Tensor):
+        return ()
+    element = tensor.shape[index.ndim :]
+    shape = value.shape
+    if len(shape) == len(element) + 1 and shape[0] == 1:
+        shape = shape[1:]
+    fits = all(size in (1, axis) for size, axis in zip(reversed(shape), reversed(element)))
+    return shape if fits and len(shape) <= len(element) else None
 
 
 # -- writing --------------------------------------------------------------------------------------

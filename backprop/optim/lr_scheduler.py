@@ -8,7 +8,9 @@ which `step(epoch)` may move by a fraction of an epoch) and `ReduceLROnPlateau` 
 so far and its counters of bad and cooldown steps).
 
 Schedulers change only the host-side `group["lr"]`; a capturable optimizer copies it to the
-device before each step (or each replay of a captured one), so it follows every scheduler here.
+device before each step (or each replay of a captured one), so it follows every scheduler here
+stepped between `graph_step` calls. Stepping one inside a step being captured is refused: the
+replays would not run it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from backprop.graph import CAPTURE, capture_phase
 from backprop.optim.optimizer import Optimizer
 from backprop.tensor import Tensor
 
@@ -49,6 +52,7 @@ class LRScheduler:
     def step(self) -> None:
         """Advances one step (one epoch or one batch, as the schedule is meant) and sets the
         optimizer's learning rates."""
+        _check_not_capturing(self)
         self.last_epoch += 1
         self._set_lrs(self.get_lr())
 
@@ -321,6 +325,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def step(self, epoch: float | None = None) -> None:
         """Advances one step (restarting at the end of a period), or jumps to `epoch`."""
+        _check_not_capturing(self)
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
@@ -376,6 +381,7 @@ class SequentialLR(LRScheduler):
 
     def step(self) -> None:
         """Steps the scheduler whose turn it is, restarting it at its milestone."""
+        _check_not_capturing(self)
         self.last_epoch += 1
         index = bisect.bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[index]
@@ -491,6 +497,7 @@ class ReduceLROnPlateau(LRScheduler):
         """Takes the metric of one epoch (such as the validation loss): a Python number or a
         0-d Tensor. A Tensor's value is read from its device, a synchronisation that is
         harmless once per epoch."""
+        _check_not_capturing(self)
         current = _metric_value(metrics)
         self.last_epoch += 1
         if self._is_better(current):
@@ -546,6 +553,17 @@ def _metric_value(metrics: Any) -> float:
             f"got {type(metrics).__name__}"
         )
     return float(metrics)
+
+
+def _check_not_capturing(scheduler: LRScheduler) -> None:
+    """A scheduler steps on the host, between steps: inside a step that `graph_step` captures,
+    it would run once, at the capture, and never at the replays, freezing the schedule."""
+    if capture_phase() == CAPTURE:
+        raise RuntimeError(
+            f"{type(scheduler).__name__}.step: stepped inside a step being captured into a CUDA "
+            "graph, where Python code runs once and is not replayed, so the learning rate would "
+            "stop changing; step the scheduler between graph_step calls"
+        )
 
 
 def _check_optimizer(name: str, optimizer: Any) -> None:

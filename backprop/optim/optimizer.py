@@ -9,7 +9,9 @@ in 0-d device arrays, so that a step captured into a CUDA graph (`backprop.cuda.
 reads their current values at every replay: step counts are incremented on the device, and the
 host-side `param_groups[i]["lr"]` (what LR schedulers change) is copied to the device before each
 step, or before each replay of a captured one. `graph_step` switches the optimizers it warms up
-to this mode. Python numbers stay the default: the fastest eager path.
+to this mode. Python numbers stay the default: the fastest eager path. The other
+hyperparameters (momentum, betas, weight decay) stay Python numbers, which a captured step keeps
+as they were at the capture; changing one afterwards is refused at the next replay.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Optimizer:
         self.defaults = defaults
         self.capturable = bool(capturable)
         self._device_lrs: dict[tuple, tuple[dict[str, Any], Any, Any]] = {}
+        self._captured_hyperparameters: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         groups = params if isinstance(params[0], dict) else [{"params": params}]
@@ -132,11 +135,35 @@ class Optimizer:
                 )
             return
         if phase == CAPTURE:
+            self._captured_hyperparameters = self._hyperparameters()
             before_replay(self._load_learning_rates)
         else:
-            self._load_learning_rates()
+            self._copy_learning_rates()
+
+    def _hyperparameters(self) -> list[dict[str, Any]]:
+        """Each group's hyperparameters other than the learning rate: Python numbers that a
+        captured step keeps as they were when it was captured."""
+        return [
+            {key: group[key] for key in self.defaults if key != "lr"} for group in self.param_groups
+        ]
 
     def _load_learning_rates(self) -> None:
+        """Before a replay of a captured step: copies the learning rates to the device, after
+        refusing a hyperparameter changed since the capture (as OneCycleLR cycles momentum),
+        which the graph would silently ignore."""
+        now = self._hyperparameters()
+        for index, (captured, current) in enumerate(zip(self._captured_hyperparameters, now)):
+            for key, value in captured.items():
+                if current[key] != value:
+                    raise RuntimeError(
+                        f"{type(self).__name__}.step: param_groups[{index}][{key!r}] changed "
+                        f"from {value!r} to {current[key]!r} after the step was captured into "
+                        "a CUDA graph, which keeps the value it was captured with; only 'lr' "
+                        "is read at every replay (OneCycleLR: pass cycle_momentum=False)"
+                    )
+        self._copy_learning_rates()
+
+    def _copy_learning_rates(self) -> None:
         """Copies each group's host-side learning rate into its device scalars, in stream
         order and without a host synchronisation."""
         for group, backend, array in self._device_lrs.values():
