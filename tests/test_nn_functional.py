@@ -19,6 +19,12 @@ def test_functional_re_exports_the_stateless_functions():
     assert F.relu is bp.functional.relu and F.cross_entropy is bp.functional.cross_entropy
 
 
+def test_every_exported_name_is_a_function_not_a_submodule_of_the_same_name():
+    """A submodule named like a function (`linear`) would replace it on the package."""
+    assert F.linear is bp.functional.linear
+    assert all(callable(getattr(F, name)) for name in F.__all__)
+
+
 @pytest.mark.parametrize(
     "options",
     [{}, {"stride": 2, "padding": 1}, {"stride": (1, 2), "padding": (1, 0), "dilation": (2, 1)}],

@@ -61,6 +61,7 @@ from backprop.nn.functional.activation import (
     tanhshrink,
     threshold,
 )
+from backprop.nn.functional.bilinear import bilinear
 from backprop.nn.functional.conv import (
     conv1d,
     conv2d,
@@ -78,7 +79,6 @@ from backprop.nn.functional.dropout_variants import (
     dropout1d,
     dropout2d,
 )
-from backprop.nn.functional.linear import bilinear
 from backprop.nn.functional.lookup import EMBEDDING_BAG_MODES as EMBEDDING_BAG_MODES
 from backprop.nn.functional.lookup import embedding, embedding_bag, one_hot
 from backprop.nn.functional.normalization import (
