@@ -92,6 +92,11 @@ def linear(
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be (out_features, in_features), got {weight.shape}")
     out = ops.matmul(x, weight, transpose_b=True)
+    if isinstance(bias, Tensor) and bias.dtype != out.dtype:
+        raise TypeError(
+            f"linear: bias has dtype {bias.dtype} but x and weight have {out.dtype}; as in "
+            "torch, the bias is not promoted, so convert it with .to(dtype)"
+        )
     if activation is not None and bias is not None:
         return ops.bias_activation(out, bias, activation)
     if bias is not None:

@@ -12,9 +12,9 @@ import math
 from backprop.autograd import Function, is_grad_enabled
 from backprop.backend.base import ACTIVATIONS, OUTPUT_ONLY_BACKWARD, SOFTPLUS_THRESHOLD
 from backprop.ops.arithmetic import compare, erf, exp, mask, where
-from backprop.ops.common import operands, require_float
+from backprop.ops.common import require_float
 from backprop.ops.movement import sum_to
-from backprop.tensor import Tensor
+from backprop.tensor import Tensor, common_device
 
 _GELU_TANH_SCALE = math.sqrt(2.0 / math.pi)
 _GELU_TANH_CUBIC = 0.044715
@@ -121,8 +121,13 @@ def activation(x: Tensor, kind: str, alpha: float | None = None) -> Tensor:
 def bias_activation(x: Tensor, bias: Tensor, kind: str, alpha: float | None = None) -> Tensor:
     """`kind`(x + bias) in one fused op; `bias` is 1-D and matches x's last axis."""
     alpha = _check(kind, alpha)
-    x, bias = operands(f"bias_{kind}", x, bias)
+    common_device(f"bias_{kind}", (x, bias))
     require_float(f"bias_{kind}", x, bias)
+    if bias.dtype != x.dtype:
+        raise TypeError(
+            f"bias_{kind}: bias has dtype {bias.dtype} but x has {x.dtype}; a fused bias is "
+            "not promoted (as torch's F.linear), so convert it with .to(dtype)"
+        )
     if bias.ndim != 1 or x.ndim < 1 or bias.shape[0] != x.shape[-1]:
         raise ValueError(
             f"bias_{kind}: bias must be 1-D with x's last axis ({x.shape}), got {bias.shape}"

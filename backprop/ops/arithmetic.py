@@ -12,9 +12,16 @@ from typing import Any
 import numpy as np
 
 from backprop.autograd import Function
-from backprop.ops.common import NUMBER_TYPES, broadcast_shape, operands, require_float
+from backprop.ops.common import (
+    NUMBER_TYPES,
+    broadcast_shape,
+    is_bool,
+    lift,
+    operands,
+    require_float,
+)
 from backprop.ops.movement import astype, sum_to
-from backprop.tensor import FLOAT_DTYPES, Tensor, common_device
+from backprop.tensor import FLOAT_DTYPES, Tensor, bool_, common_device, float32
 
 
 class Add(Function):
@@ -172,6 +179,11 @@ def add(x: Tensor | float, y: Tensor | float) -> Tensor:
 
 
 def sub(x: Tensor | float, y: Tensor | float) -> Tensor:
+    if is_bool(x) or is_bool(y):
+        raise TypeError(
+            "sub: subtraction with a bool operand is not supported, as in PyTorch; use ~ or "
+            "logical_not to invert a mask, or convert it with .to(dtype)"
+        )
     return _binary(Sub, "sub", x, y)
 
 
@@ -180,10 +192,19 @@ def mul(x: Tensor | float, y: Tensor | float) -> Tensor:
 
 
 def div(x: Tensor | float, y: Tensor | float) -> Tensor:
+    """True division, x / y: integer and bool operands give float32, as in PyTorch."""
+    x, y = operands("div", x, y)
+    if x.dtype not in FLOAT_DTYPES:
+        x, y = astype(x, float32), astype(y, float32)
     return _binary(Div, "div", x, y)
 
 
 def pow(x: Tensor | float, y: Tensor | float) -> Tensor:
+    x, y = operands("pow", x, y)
+    if x.dtype == bool_:
+        raise TypeError(
+            "pow: bool operands are not supported, as in PyTorch; convert one with .to(dtype)"
+        )
     return _binary(Pow, "pow", x, y)
 
 
@@ -221,7 +242,8 @@ def sign(x: Tensor) -> Tensor:
 
 
 def compare(op: str, x: Tensor | float, y: Tensor | float) -> Tensor:
-    """Elementwise comparison giving a bool tensor outside the graph."""
+    """Elementwise comparison giving a bool tensor outside the graph; operands of different
+    dtypes are compared in their promoted dtype (`operands`)."""
     x, y = operands(op, x, y)
     return Tensor._make(x.backend.compare(op, x.data, y.data), x.device)
 
@@ -232,7 +254,8 @@ def mask(condition: Tensor, dtype) -> Tensor:
 
 
 def where(condition: Tensor, x: Tensor | float, y: Tensor | float) -> Tensor:
-    """`x` where `condition` holds, else `y`, broadcasting all three."""
+    """`x` where `condition` holds, else `y`, broadcasting all three; `x` and `y` meet in
+    their promoted dtype (`operands`), as in `torch.where`."""
     if not isinstance(condition, Tensor) or condition.dtype != bool:
         raise TypeError("where: the condition must be a bool Tensor, such as `x > 0`")
     x, y = operands("where", x, y)
@@ -256,7 +279,11 @@ def minimum(x: Tensor | float, y: Tensor | float) -> Tensor:
 
 
 def _split_ties(x: Tensor, y: Tensor, x_wins: Tensor, tie: Tensor) -> Tensor:
+    """The winner of each pair; at ties of float operands (x + y) / 2, which is the same value
+    but splits the gradient between them (integer and bool operands have no gradient)."""
     picked = where(x_wins, x, y)
+    if x.dtype not in FLOAT_DTYPES:
+        return picked
     return where(tie, (x + y) * 0.5, picked)
 
 
@@ -357,7 +384,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Tensor | float) -> Tensor:
         raise TypeError(f"masked_fill: cannot fill a {x.dtype} tensor with the float {value}")
     common_device("masked_fill", (x, mask))
     broadcast_shape("masked_fill", mask.shape, x.shape)
-    return where(mask, value, x)
+    return where(mask, lift(value, x, x.dtype), x)
 
 
 def _check_fill_tensor(x: Tensor, value: Tensor) -> None:

@@ -7,51 +7,93 @@ from typing import Any
 
 import numpy as np
 
-from backprop.tensor import FLOAT_DTYPES, Tensor
+from backprop.tensor import FLOAT_DTYPES, Tensor, bool_, float32, int64
 
-NUMBER_TYPES = (bool, int, float, np.number)
+NUMBER_TYPES = (bool, int, float, np.number, np.bool_)
 
 
-def lift(op: str, value: Any, like: Tensor) -> Tensor:
-    """A Tensor as is, a Python number as a 0-d constant on `like`'s device, or a NumPy array
-    as a constant copied there.
+# Type promotion, as `torch.result_type`: the categories bool < integer < float; tensors with
+# dimensions outrank 0-d tensors, which outrank Python numbers (and NumPy arrays on the other
+# side of an operator). A Python number stands for its category's default dtype.
+_CATEGORY = {"b": 0, "i": 1, "f": 2}
+_NUMBER_DTYPES = {"b": bool_, "i": int64, "f": float32}
 
-    The constant is made on the device (no host transfer) in `like`'s dtype, as PyTorch does
-    for `x * 2.0`; a float number with an integer tensor becomes float32 and then fails the
-    dtype check with a clear message.
-    """
+
+def _category(dtype: np.dtype) -> int:
+    return _CATEGORY[dtype.kind]
+
+
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The dtype of two operands of one priority: the higher category's, else the wider."""
+    if _category(a) != _category(b):
+        return a if _category(a) > _category(b) else b
+    return a if a.itemsize >= b.itemsize else b
+
+
+def _priority_and_dtype(op: str, value: Any) -> tuple[int, np.dtype]:
+    """How strongly `value` decides the result dtype (2: a tensor with dimensions, 1: a 0-d
+    tensor, 0: a number or a NumPy array), and the dtype it stands for."""
+    if isinstance(value, Tensor):
+        return (2 if value.ndim else 1), value.dtype
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{op}: cannot use a NumPy array of dtype {value.dtype} as an operand")
+        return 0, _NUMBER_DTYPES[value.dtype.kind.replace("u", "i")]
+    if not isinstance(value, NUMBER_TYPES) or np.dtype(type(value)).kind not in "biuf":
+        raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
+    return 0, _NUMBER_DTYPES[np.dtype(type(value)).kind.replace("u", "i")]
+
+
+def is_bool(value: Any) -> bool:
+    """Whether an operand is a bool: a bool tensor, a bool NumPy array or a bool number."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        return value.dtype == bool_
+    return isinstance(value, (bool, np.bool_))
+
+
+def result_type(op: str, *values: Any) -> np.dtype:
+    """The dtype PyTorch gives an op on `values` (Tensors, numbers, NumPy arrays), as
+    `torch.result_type`: the widest dtype of the highest-priority operands, unless an operand
+    of lower priority has a higher category, whose dtype then wins (int tensor + 2.5 is
+    float32, float32 tensor + float64 0-d tensor stays float32)."""
+    by_priority: dict[int, np.dtype] = {}
+    for value in values:
+        priority, dtype = _priority_and_dtype(op, value)
+        held = by_priority.get(priority)
+        by_priority[priority] = dtype if held is None else _promote(held, dtype)
+    result = None
+    for priority in sorted(by_priority, reverse=True):
+        dtype = by_priority[priority]
+        if result is None or _category(dtype) > _category(result):
+            result = dtype
+    return result
+
+
+def lift(value: Any, like: Tensor, dtype: np.dtype) -> Tensor:
+    """A Python number as a 0-d constant, or a NumPy array as a constant copy, of `dtype` on
+    `like`'s device, made there with no host transfer for a number (as PyTorch does for
+    `x * 2.0`); a Tensor as is."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
-        # Host data on the other side of an operator (`ndarray * tensor`): a constant copied
-        # to the tensor's device, taking its dtype by the same rule as a Python number.
-        if value.dtype.kind not in "biuf":
-            raise TypeError(f"{op}: cannot use a NumPy array of dtype {value.dtype} as an operand")
-        dtype = like.dtype
-        if value.dtype.kind == "f" and dtype not in FLOAT_DTYPES:
-            dtype = np.dtype("float32")
         return Tensor._make(like.backend.from_host(np.array(value, dtype=dtype)), like.device)
-    if not isinstance(value, NUMBER_TYPES):
-        raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
-    dtype = like.dtype
-    if isinstance(value, (float, np.floating)) and dtype not in FLOAT_DTYPES:
-        dtype = np.dtype("float32")
     return Tensor._make(like.backend.full((), value, dtype), like.device)
 
 
 def operands(op: str, x: Any, y: Any) -> tuple[Tensor, Tensor]:
-    """Both operands of a binary op as Tensors of one dtype whose shapes broadcast."""
+    """Both operands of a binary op as Tensors of their PyTorch result type (`result_type`)
+    whose shapes broadcast; a tensor of another dtype is cast by the differentiable `astype`,
+    so its gradient comes back in its own dtype, and one of the result type is not copied."""
+    if isinstance(x, Tensor) and isinstance(y, Tensor) and x.dtype == y.dtype:
+        broadcast_shape(op, x.shape, y.shape)  # the common case, with nothing to promote
+        return x, y
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         raise TypeError(f"{op}: expected at least one Tensor operand")
-    x = lift(op, x, y) if not isinstance(x, Tensor) else x
-    y = lift(op, y, x)
-    if x.dtype != y.dtype:
-        raise TypeError(
-            f"{op}: operands have different dtypes, {x.dtype} {x.shape} and {y.dtype} {y.shape}; "
-            "convert one with .to(dtype)"
-        )
+    dtype = result_type(op, x, y)
+    like = x if isinstance(x, Tensor) else y
+    x, y = lift(x, like, dtype), lift(y, like, dtype)
     broadcast_shape(op, x.shape, y.shape)
-    return x, y
+    return x.to(dtype=dtype), y.to(dtype=dtype)
 
 
 def broadcast_shape(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:

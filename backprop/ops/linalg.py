@@ -9,11 +9,12 @@ import math
 from collections import Counter
 
 from backprop.autograd import Function
+from backprop.ops.arithmetic import where
 from backprop.ops.common import NUMBER_TYPES, broadcast_shape, require_float
 from backprop.ops.matrix import last_diagonal
 from backprop.ops.movement import permute, reshape, sum_to
 from backprop.ops.reduction import reduce
-from backprop.tensor import Tensor, common_device
+from backprop.tensor import Tensor, bool_, common_device
 
 
 class MatMul(Function):
@@ -198,11 +199,16 @@ def _check_addend(
 
 
 def _scaled_sum(input: Tensor, product: Tensor, beta: float, alpha: float) -> Tensor:
-    """beta * input + alpha * product, skipping the multiplications by 1 and the input when
-    beta is 0, as PyTorch does."""
+    """beta * input + alpha * product, skipping the multiplications by 1. When beta is 0 the
+    input's values are not read (its NaN and inf do not propagate) but, as in PyTorch, it
+    still gets its gradient, grad * beta: zeros, by a `where` that never picks it (and adds
+    -0.0, which keeps every value's sign)."""
     scaled = product if alpha == 1 else product * alpha
     if beta == 0:
-        return scaled
+        if not input.requires_grad:
+            return scaled
+        never = Tensor._make(input.backend.full((), False, bool_), input.device)
+        return scaled + where(never, input, -0.0)
     return scaled + (input if beta == 1 else input * beta)
 
 

@@ -37,7 +37,7 @@ def _band(op: str, x: Tensor, diagonal: int, keep: str) -> Tensor:
     rows, cols = x.shape[-2:]
     row = reshape(_positions(x, 0, rows), (rows, 1))
     col = reshape(_positions(x, 0, cols), (1, cols))
-    return where(compare(keep, col, row + diagonal), x, 0)
+    return where(compare(keep, col, row + diagonal), x, x.dtype.type(0))
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -102,4 +102,4 @@ def diag(x: Tensor, diagonal: int = 0) -> Tensor:
     values = reshape(padded, (size, 1) if offset >= 0 else (1, size))
     row = reshape(_positions(x, 0, size), (size, 1))
     col = reshape(_positions(x, 0, size), (1, size))
-    return where(compare("eq", col, row + offset), values, 0)
+    return where(compare("eq", col, row + offset), values, values.dtype.type(0))

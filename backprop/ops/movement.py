@@ -11,7 +11,7 @@ import numpy as np
 
 from backprop.autograd import Function
 from backprop.device import Device
-from backprop.ops.common import broadcast_shape, normalize_axis
+from backprop.ops.common import broadcast_shape, normalize_axis, result_type
 from backprop.tensor import Tensor, common_device
 
 
@@ -342,23 +342,19 @@ def _check_index(op: str, x: Tensor, index: Tensor) -> None:
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("concatenate: expected at least one tensor")
+    """The tensors joined along `axis`, in their promoted dtype, as `torch.cat`."""
+    tensors = _tensor_list("concatenate", tensors)
     if tensors[0].ndim == 0:
         raise ValueError("concatenate: 0-d tensors have no axis to join along; use stack")
     axis = normalize_axis("concatenate", axis, tensors[0].ndim)
-    _check_joinable("concatenate", tensors, axis)
-    return Concatenate(axis)(*tensors)
+    return Concatenate(axis)(*_joinable("concatenate", tensors, axis))
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected at least one tensor")
+    """The tensors stacked along a new `axis`, in their promoted dtype, as `torch.stack`."""
+    tensors = _tensor_list("stack", tensors)
     axis = normalize_axis("stack", axis, tensors[0].ndim + 1)
-    _check_joinable("stack", tensors, None)
-    return Stack(axis)(*tensors)
+    return Stack(axis)(*_joinable("stack", tensors, None))
 
 
 def unbind(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
@@ -371,14 +367,28 @@ def unbind(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
     return Unbind(normalize_axis("unbind", axis, x.ndim))(x)
 
 
-def _check_joinable(op: str, tensors: list[Tensor], axis: int | None) -> None:
+def _tensor_list(op: str, tensors: Sequence[Tensor]) -> list[Tensor]:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected at least one tensor")
+    for tensor in tensors:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{op}: expected a sequence of Tensors, got a {type(tensor).__name__}")
+    return tensors
+
+
+def _joinable(op: str, tensors: list[Tensor], axis: int | None) -> list[Tensor]:
+    """The tensors cast to their promoted dtype (`result_type`, as torch.cat promotes), once
+    their shapes are checked to match (but along `axis`)."""
+
     def key(t: Tensor) -> tuple:
-        shape = t.shape if axis is None else t.shape[:axis] + t.shape[axis + 1 :]
-        return (t.ndim, shape, t.dtype)
+        return (t.ndim, t.shape if axis is None else t.shape[:axis] + t.shape[axis + 1 :])
 
     if len({key(t) for t in tensors}) > 1:
         listed = ", ".join(f"{t.dtype} {t.shape}" for t in tensors)
-        raise ValueError(f"{op}: tensors must match in dtype and shape (but the axis): {listed}")
+        raise ValueError(f"{op}: tensors must match in shape (but the axis): {listed}")
+    dtype = result_type(op, *tensors)
+    return [astype(t, dtype) for t in tensors]
 
 
 def astype(x: Tensor, dtype: np.dtype) -> Tensor:
