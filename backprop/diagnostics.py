@@ -165,7 +165,7 @@ def _norm(x: Tensor) -> Tensor:
 
 def _dead_fraction(grad: Tensor) -> Tensor:
     """The fraction of rows (output units) of a weight gradient that are exactly zero."""
-    rows = grad.reshape(grad.shape[0], -1).abs().max(axis=1)
+    rows = grad.reshape(grad.shape[0], -1).abs().amax(axis=1)
     return (rows == 0).to(dtype=grad.dtype).mean()
 
 

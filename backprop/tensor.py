@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,6 +39,66 @@ def as_dtype(dtype: Any, op: str = "tensor") -> np.dtype:
             f"{op}: dtype {result} is not supported; use float32, float64, int64, int32 or bool"
         )
     return result
+
+
+def torch_names(**renames: str) -> Callable[[Callable], Callable]:
+    """Lets an op also take PyTorch's keyword names of its axis arguments, each mapped to ours:
+    under `@torch_names(dim="axis", keepdim="keepdims")`, `x.sum(dim=1, keepdim=True)` is
+    `x.sum(axis=1, keepdims=True)`. One argument given under both names is a TypeError; a call
+    with no keywords goes straight through, so positional calls cost one dict check."""
+
+    def decorate(function: Callable) -> Callable:
+        parameters = inspect.signature(function).parameters
+        for torch_name, name in renames.items():
+            if name not in parameters or torch_name in parameters:
+                raise TypeError(
+                    f"torch_names: {function.__qualname__} needs a parameter {name!r} and none "
+                    f"named {torch_name!r}, got parameters {tuple(parameters)}"
+                )
+        slots = {name: _positional_slot(parameters, name) for name in renames.values()}
+        op = function.__name__
+
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                args = _rename_keywords(op, renames, slots, args, kwargs)
+            return function(*args, **kwargs)
+
+        return call
+
+    return decorate
+
+
+def _positional_slot(parameters: Any, name: str) -> tuple[float, bool]:
+    """How many positional arguments come before parameter `name` (infinite for a keyword-only
+    one), and whether it is a `*axes` parameter, which takes PyTorch's keyword as one more
+    positional argument."""
+    kind = parameters[name].kind
+    if kind is inspect.Parameter.KEYWORD_ONLY:
+        return math.inf, False
+    return list(parameters).index(name), kind is inspect.Parameter.VAR_POSITIONAL
+
+
+def _rename_keywords(
+    op: str, renames: dict[str, str], slots: dict, args: tuple, kwargs: dict
+) -> tuple:
+    """Moves each keyword under PyTorch's name in `kwargs` to ours (onto the end of `args` for a
+    `*axes` parameter); the same argument also given by our name or by position is refused."""
+    for torch_name, name in renames.items():
+        if torch_name not in kwargs:
+            continue
+        slot, variadic = slots[name]
+        if name in kwargs or len(args) > slot:
+            raise TypeError(
+                f"{op}: got both {torch_name}= (PyTorch's name) and {name} (backprop's name, by "
+                "keyword or position) for the same argument; pass it once"
+            )
+        value = kwargs.pop(torch_name)
+        if variadic:
+            args = (*args, value)
+        else:
+            kwargs[name] = value
+    return args
 
 
 class Tensor:
@@ -529,45 +591,57 @@ class Tensor:
     def elu(self, alpha: float = 1.0) -> Tensor:
         return ops.activation(self, "elu", alpha)
 
+    @torch_names(dim="axis")
     def softmax(self, axis: int = -1) -> Tensor:
         return ops.softmax(self, axis)
 
+    @torch_names(dim="axis")
     def log_softmax(self, axis: int = -1) -> Tensor:
         return ops.log_softmax(self, axis)
 
     # -- reductions ----------------------------------------------------------------------------
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.reduce("sum", self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.reduce("mean", self, axis, keepdims)
 
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.reduce("max", self, axis, keepdims)
+    @torch_names(dim="axis", keepdim="keepdims")
+    def max(self, axis: int | Tensor | None = None, keepdims: bool = False) -> Tensor | tuple:
+        return ops.max(self, axis, keepdims)
 
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.reduce("min", self, axis, keepdims)
+    @torch_names(dim="axis", keepdim="keepdims")
+    def min(self, axis: int | Tensor | None = None, keepdims: bool = False) -> Tensor | tuple:
+        return ops.min(self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def var(
         self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
     ) -> Tensor:
         return ops.var(self, axis, keepdims, correction)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def std(
         self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
     ) -> Tensor:
         return ops.std(self, axis, keepdims, correction)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def amax(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.amax(self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def amin(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.amin(self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def prod(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.prod(self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def norm(
         self,
         p: float | str = 2,
@@ -576,12 +650,15 @@ class Tensor:
     ) -> Tensor:
         return ops.norm(self, p, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def logsumexp(self, axis: int | Sequence[int] | None, keepdims: bool = False) -> Tensor:
         return ops.logsumexp(self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return ops.argmax(self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return ops.argmin(self, axis, keepdims)
 
@@ -593,18 +670,23 @@ class Tensor:
     def view(self, *shape: int | Sequence[int]) -> Tensor:
         return ops.reshape(self, _shape_args(shape))
 
+    @torch_names(start_dim="start_axis", end_dim="end_axis")
     def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         return ops.flatten(self, start_axis, end_axis)
 
+    @torch_names(dims="axes")
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
         return ops.permute(self, _shape_args(axes))
 
+    @torch_names(dim0="axis0", dim1="axis1")
     def transpose(self, axis0: int, axis1: int) -> Tensor:
         return ops.transpose(self, axis0, axis1)
 
+    @torch_names(dim="axis")
     def squeeze(self, axis: int | None = None) -> Tensor:
         return ops.squeeze(self, axis)
 
+    @torch_names(dim="axis")
     def unsqueeze(self, axis: int) -> Tensor:
         return ops.unsqueeze(self, axis)
 
@@ -614,15 +696,19 @@ class Tensor:
     def expand(self, *shape: int | Sequence[int]) -> Tensor:
         return ops.broadcast_to(self, _shape_args(shape))
 
+    @torch_names(dim="axis")
     def gather(self, axis: int, index: Tensor) -> Tensor:
         return ops.gather(self, axis, index)
 
+    @torch_names(dim="axis")
     def index_select(self, axis: int, index: Tensor) -> Tensor:
         return ops.index_select(self, axis, index)
 
+    @torch_names(dims="axes")
     def flip(self, *axes: int | Sequence[int]) -> Tensor:
         return ops.flip(self, _shape_args(axes))
 
+    @torch_names(dims="axis")
     def roll(self, shifts: int | Sequence[int], axis: int | Sequence[int] | None = None) -> Tensor:
         return ops.roll(self, shifts, axis)
 
@@ -632,11 +718,13 @@ class Tensor:
     def tile(self, *sizes: int | Sequence[int]) -> Tensor:
         return ops.tile(self, _shape_args(sizes))
 
+    @torch_names(dim="axis")
     def split(
         self, split_size_or_sections: int | Sequence[int], axis: int = 0
     ) -> tuple[Tensor, ...]:
         return ops.split(self, split_size_or_sections, axis)
 
+    @torch_names(dim="axis")
     def chunk(self, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
         return ops.chunk(self, chunks, axis)
 
@@ -671,12 +759,15 @@ class Tensor:
     def trace(self) -> Tensor:
         return ops.trace(self)
 
+    @torch_names(dim="axis")
     def cumsum(self, axis: int) -> Tensor:
         return ops.cumsum(self, axis)
 
+    @torch_names(dim="axis")
     def cumprod(self, axis: int) -> Tensor:
         return ops.cumprod(self, axis)
 
+    @torch_names(dim="axis")
     def logcumsumexp(self, axis: int) -> Tensor:
         return ops.logcumsumexp(self, axis)
 
@@ -752,9 +843,11 @@ class Tensor:
     def __rxor__(self, other: bool) -> Tensor:
         return ops.bitwise_xor(other, self)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def any(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.any(self, axis, keepdims)
 
+    @torch_names(dim="axis", keepdim="keepdims")
     def all(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.all(self, axis, keepdims)
 
@@ -822,6 +915,50 @@ class Tensor:
 
     def diag(self, diagonal: int = 0) -> Tensor:
         return ops.diag(self, diagonal)
+
+    # -- sorting and data-dependent shapes -----------------------------------------------------
+
+    @torch_names(dim="axis")
+    def sort(self, axis: int = -1, descending: bool = False, stable: bool = False) -> tuple:
+        return ops.sort(self, axis, descending, stable)
+
+    @torch_names(dim="axis")
+    def argsort(self, axis: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return ops.argsort(self, axis, descending, stable)
+
+    def msort(self) -> Tensor:
+        return ops.msort(self)
+
+    @torch_names(dim="axis")
+    def topk(self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
+        return ops.topk(self, k, axis, largest, sorted)
+
+    @torch_names(dim="axis", keepdim="keepdims")
+    def kthvalue(self, k: int, axis: int = -1, keepdims: bool = False) -> tuple:
+        return ops.kthvalue(self, k, axis, keepdims)
+
+    @torch_names(dim="axis", keepdim="keepdims")
+    def median(self, axis: int | None = None, keepdims: bool = False) -> Tensor | tuple:
+        return ops.median(self, axis, keepdims)
+
+    def nonzero(self, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+        return ops.nonzero(self, as_tuple)
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        return ops.masked_select(self, mask)
+
+    def unique(
+        self,
+        sorted: bool = True,
+        return_inverse: bool = False,
+        return_counts: bool = False,
+        dim: int | None = None,
+    ) -> Tensor | tuple[Tensor, ...]:
+        return ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    @torch_names(dim="axis")
+    def repeat_interleave(self, repeats: int | Tensor, axis: int | None = None) -> Tensor:
+        return ops.repeat_interleave(self, repeats, axis)
 
 
 class RemovableHandle:

@@ -357,6 +357,50 @@ def test_argmax_picks_the_first_of_ties_float32(device):
     np.testing.assert_array_equal(get(b, b.argmax(b.from_host(host), None, False)), 1)
 
 
+def _sort_key(value: float, descending: bool) -> tuple:
+    """Where `value` goes in a sort: NaN is the largest value."""
+    nan = bool(np.isnan(value))
+    if descending:
+        return (not nan, 0.0 if nan else -value)
+    return (nan, 0.0 if nan else value)
+
+
+def _argsort_reference(host: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Python's stable `sorted` on each row along `axis`."""
+    rows = np.moveaxis(host, axis, -1)
+    out = np.empty(rows.shape, dtype=np.int64)
+    for position in np.ndindex(*rows.shape[:-1]):
+        keys = [_sort_key(float(v), descending) for v in rows[position]]
+        out[position] = sorted(range(len(keys)), key=keys.__getitem__)
+    return np.moveaxis(out, -1, axis)
+
+
+_NAN = math.nan
+ARGSORT_CASES = {  # name: host array, with ties, NaNs and empty axes
+    "ties": np.array([[2.0, 1.0, 2.0, 0.0, 1.0], [3.0, 3.0, 3.0, -1.0, 3.0]]),
+    "nan": np.array([[_NAN, 1.0, _NAN, -math.inf], [0.5, _NAN, math.inf, 0.5]]),
+    "3d": np.round(randn((2, 3, 4), seed=17)),
+    "empty-axis": np.zeros((2, 0)),
+    "int64": np.array([[3, -1, 3, 0], [2, 2, -5, 2]], dtype=np.int64),
+    "float32": np.array([[1.5, _NAN, -2.0, 1.5, 0.0]], dtype=np.float32),
+    "1d": np.array([2.0, _NAN, 2.0, 1.0]),
+}
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+@pytest.mark.parametrize("name", list(ARGSORT_CASES))
+def test_argsort_is_stable_with_nan_largest_on_every_axis(device, name, descending):
+    b = device.backend
+    host = ARGSORT_CASES[name]
+    for axis in range(-host.ndim, host.ndim):
+        result = get(b, b.argsort(b.from_host(host), axis, descending))
+        assert result.dtype == np.int64 and result.shape == host.shape
+        expected = _argsort_reference(host, axis, descending)
+        np.testing.assert_array_equal(result, expected, err_msg=f"{name} axis {axis}")
+        if not descending:
+            np.testing.assert_array_equal(result, np.argsort(host, axis=axis, kind="stable"))
+
+
 # -- matmul --------------------------------------------------------------------------------------
 
 

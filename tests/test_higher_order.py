@@ -71,7 +71,7 @@ REDUCTIONS = {
     "sum_keepdims": (lambda x: x.sum(axis=(0, 2), keepdims=True) * x, [(2, 3, 2)]),
     "sum_all": (lambda x: _cube(x.sum()), [(2, 3)]),
     "mean_axis": (lambda x: _cube(x.mean(axis=0)), [(3, 4)]),
-    "max_axis": (lambda x: _cube(x.max(axis=1)), [(3, 4)]),
+    "max_axis": (lambda x: _cube(x.max(axis=1).values), [(3, 4)]),
     "min_all": (lambda x: _cube(x.min()), [(3, 4)]),
     "var_unbiased": (lambda x: x.var(axis=0), [(3, 4)]),
     "var_population_keepdims": (lambda x: x.var(axis=1, keepdims=True, correction=0), [(3, 4)]),

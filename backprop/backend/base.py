@@ -180,6 +180,17 @@ class Backend:
             )
         return result.astype(np.int64)
 
+    def argsort(self, x: Any, axis: int, descending: bool) -> Any:
+        """int64 indices that sort `x` (at least 1-d) along `axis`, stably: equal values keep
+        their order. NaN counts as the largest value, as in PyTorch: last in ascending order,
+        first in descending. Descending sorts the axis reversed and reverses the result back,
+        which keeps ties in order without negating (which would overflow for integers)."""
+        xp = self.xp
+        if not descending:
+            return xp.argsort(x, axis=axis, kind="stable").astype(np.int64, copy=False)
+        reversed_order = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable")
+        return (x.shape[axis] - 1 - xp.flip(reversed_order, axis)).astype(np.int64, copy=False)
+
     # -- linear algebra ----------------------------------------------------------------------
 
     def matmul(self, a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:

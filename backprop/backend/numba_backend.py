@@ -86,6 +86,7 @@ class NumbaBackend(Backend):
             numba_movement,
             numba_random,
             numba_reduce,
+            numba_sort,
         )
 
         self._cuda = cuda
@@ -97,6 +98,7 @@ class NumbaBackend(Backend):
         self._movement = numba_movement
         self._fused = numba_fused
         self._random = numba_random
+        self._sort = numba_sort
 
     # -- arrays and creation ---------------------------------------------------------------
 
@@ -191,6 +193,10 @@ class NumbaBackend(Backend):
         if axis is not None:
             axis %= max(len(x.shape), 1)
         return self._reduce.argmax(x, axis, keepdims)
+
+    def argsort(self, x: Any, axis: int, descending: bool) -> Any:
+        """One thread per row of the sorted axis, a stable insertion sort: for short rows."""
+        return self._sort.argsort(x, axis % len(x.shape), bool(descending))
 
     # -- linear algebra --------------------------------------------------------------------
 

@@ -79,7 +79,7 @@ def _masked(scores: Tensor, attn_mask: Tensor) -> Tensor:
 def _softmax_zeroing_masked_rows(scores: Tensor) -> Tensor:
     """Softmax over the last axis, with weights 0 (and no NaN in the gradient) in the rows
     whose scores are all -inf, PyTorch's safe softmax."""
-    blocked = ops.compare("eq", scores.detach().max(axis=-1, keepdims=True), -math.inf)
+    blocked = ops.compare("eq", scores.detach().amax(axis=-1, keepdims=True), -math.inf)
     weights = F.softmax(ops.where(blocked, 0.0, scores), -1)
     return ops.where(blocked, 0.0, weights)
 

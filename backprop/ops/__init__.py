@@ -103,6 +103,21 @@ from backprop.ops.rounding import ceil, floor, frac, round, trunc
 from backprop.ops.scan import cumprod, cumsum, logcumsumexp
 from backprop.ops.shape import chunk, clone, flip, index_select, repeat, roll, split, tile
 from backprop.ops.softmax import log_softmax, softmax, softmax_cross_entropy
+from backprop.ops.sorting import (
+    ValuesIndices,
+    argsort,
+    kthvalue,
+    masked_select,
+    max,
+    median,
+    min,
+    msort,
+    nonzero,
+    repeat_interleave,
+    sort,
+    topk,
+    unique,
+)
 
 __all__ = [
     "abs",
@@ -221,4 +236,18 @@ __all__ = [
     "trunc",
     "type_as",
     "view_as",
+    # -- sorting and data-dependent shapes --
+    "max",
+    "min",
+    "ValuesIndices",
+    "argsort",
+    "kthvalue",
+    "masked_select",
+    "median",
+    "msort",
+    "nonzero",
+    "repeat_interleave",
+    "sort",
+    "topk",
+    "unique",
 ]

@@ -96,6 +96,13 @@ def operands(op: str, x: Any, y: Any) -> tuple[Tensor, Tensor]:
     return x.to(dtype=dtype), y.to(dtype=dtype)
 
 
+def require_tensor(op: str, x: Any) -> Tensor:
+    """`x`, once checked to be a Tensor: the first check of an op that takes one."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
 def broadcast_shape(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     try:
         return tuple(np.broadcast_shapes(*shapes))

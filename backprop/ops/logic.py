@@ -14,10 +14,16 @@ import numpy as np
 
 from backprop.ops.arithmetic import abs as magnitude
 from backprop.ops.arithmetic import compare, neg, sub, where
-from backprop.ops.common import NUMBER_TYPES, broadcast_shape, normalize_axes, operands
+from backprop.ops.common import (
+    NUMBER_TYPES,
+    broadcast_shape,
+    normalize_axes,
+    operands,
+    require_tensor,
+)
 from backprop.ops.reduction import reduce
 from backprop.ops.shape import clone
-from backprop.tensor import FLOAT_DTYPES, Tensor, bool_, common_device
+from backprop.tensor import FLOAT_DTYPES, Tensor, bool_, common_device, torch_names
 
 # -- comparisons: the torch spellings of ==, !=, <, <=, >, >= ------------------------------------
 
@@ -55,22 +61,16 @@ def ge(x: Tensor | float, y: Tensor | float) -> Tensor:
 # -- logical ops: any dtype, non-zero (NaN included) counts as true ------------------------------
 
 
-def _require_tensor(op: str, x: object) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    return x
-
-
 def _truth(op: str, x: Tensor) -> Tensor:
     """`x` as a bool tensor: itself when bool, else x != 0 (NaN is true, as in PyTorch)."""
-    _require_tensor(op, x)
+    require_tensor(op, x)
     return x if x.dtype == bool_ else compare("ne", x, 0)
 
 
 def _truth_pair(op: str, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Both operands of a logical op as bool tensors on one device whose shapes broadcast."""
-    _require_tensor(op, x)
-    _require_tensor(op, y)
+    require_tensor(op, x)
+    require_tensor(op, y)
     common_device(op, (x, y))
     broadcast_shape(op, x.shape, y.shape)
     return _truth(op, x), _truth(op, y)
@@ -105,7 +105,7 @@ def logical_xor(x: Tensor, y: Tensor) -> Tensor:
 def bitwise_not(x: Tensor) -> Tensor:
     """`~x`: logical not of a bool tensor, and of an integer tensor its bitwise not, -x - 1
     in two's complement (exact, with wrap-around, for every int64 and int32)."""
-    _require_tensor("bitwise_not", x)
+    require_tensor("bitwise_not", x)
     if x.dtype == bool_:
         return logical_not(x)
     if x.dtype.kind == "i":
@@ -147,17 +147,19 @@ def bitwise_xor(x: Tensor | bool, y: Tensor | bool) -> Tensor:
 # -- truth reductions ----------------------------------------------------------------------------
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def any(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """Whether any entry over `axis` is true (non-zero), as a bool tensor, as `torch.any`; an
     empty axis gives False. A count of true entries on the device, no host read."""
-    axes = normalize_axes("any", axis, _require_tensor("any", x).ndim)
+    axes = normalize_axes("any", axis, require_tensor("any", x).ndim)
     return compare("gt", reduce("sum", _truth("any", x), axes, keepdims), 0)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def all(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """Whether every entry over `axis` is true (non-zero), as a bool tensor, as `torch.all`;
     an empty axis gives True. A count of false entries on the device, no host read."""
-    axes = normalize_axes("all", axis, _require_tensor("all", x).ndim)
+    axes = normalize_axes("all", axis, require_tensor("all", x).ndim)
     return compare("eq", reduce("sum", logical_not(x), axes, keepdims), 0)
 
 
@@ -166,13 +168,13 @@ def all(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = Fal
 
 def isnan(x: Tensor) -> Tensor:
     """Where `x` is NaN, as `torch.isnan` (NaN alone is not equal to itself)."""
-    _require_tensor("isnan", x)
+    require_tensor("isnan", x)
     return compare("ne", x, x)
 
 
 def isinf(x: Tensor) -> Tensor:
     """Where `x` is +inf or -inf, as `torch.isinf`."""
-    _require_tensor("isinf", x)
+    require_tensor("isinf", x)
     if x.dtype not in FLOAT_DTYPES:
         return compare("ne", x, x)
     return compare("eq", magnitude(x.detach()), math.inf)
@@ -180,7 +182,7 @@ def isinf(x: Tensor) -> Tensor:
 
 def isfinite(x: Tensor) -> Tensor:
     """Where `x` is neither NaN nor infinite, as `torch.isfinite`."""
-    _require_tensor("isfinite", x)
+    require_tensor("isfinite", x)
     if x.dtype not in FLOAT_DTYPES:
         return compare("eq", x, x)
     return compare("lt", magnitude(x.detach()), math.inf)
@@ -188,7 +190,7 @@ def isfinite(x: Tensor) -> Tensor:
 
 def isposinf(x: Tensor) -> Tensor:
     """Where `x` is +inf, as `torch.isposinf`."""
-    _require_tensor("isposinf", x)
+    require_tensor("isposinf", x)
     if x.dtype not in FLOAT_DTYPES:
         return compare("ne", x, x)
     return compare("eq", x, math.inf)
@@ -196,7 +198,7 @@ def isposinf(x: Tensor) -> Tensor:
 
 def isneginf(x: Tensor) -> Tensor:
     """Where `x` is -inf, as `torch.isneginf`."""
-    _require_tensor("isneginf", x)
+    require_tensor("isneginf", x)
     if x.dtype not in FLOAT_DTYPES:
         return compare("ne", x, x)
     return compare("eq", x, -math.inf)
@@ -208,7 +210,7 @@ def nan_to_num(
     """`x` with NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (by default 0 and
     the dtype's largest and lowest finite values), as `torch.nan_to_num`; the gradient is 1
     where an entry is kept and 0 where it is replaced. Integer and bool tensors are copied."""
-    _require_tensor("nan_to_num", x)
+    require_tensor("nan_to_num", x)
     for name, value in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
         if value is not None and not isinstance(value, NUMBER_TYPES):
             raise TypeError(f"nan_to_num: {name} must be a number or None, got {value!r}")

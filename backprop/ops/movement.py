@@ -11,8 +11,8 @@ import numpy as np
 
 from backprop.autograd import Function
 from backprop.device import Device
-from backprop.ops.common import broadcast_shape, normalize_axis, result_type
-from backprop.tensor import Tensor, common_device
+from backprop.ops.common import broadcast_shape, normalize_axis, require_tensor, result_type
+from backprop.tensor import Tensor, common_device, torch_names
 
 
 class Reshape(Function):
@@ -192,6 +192,7 @@ class ToDevice(Function):
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     """`x` with a new shape of as many elements (one axis may be -1: the rest); `x` itself
     when the shape does not change, so a no-op reshape adds nothing to the graph."""
+    require_tensor("reshape", x)
     shape = tuple(int(s) for s in shape)
     if shape == x.shape:
         return x
@@ -207,7 +208,9 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     return Reshape(shape)(x)
 
 
+@torch_names(start_dim="start_axis", end_dim="end_axis")
 def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    require_tensor("flatten", x)
     if x.ndim == 0:
         return reshape(x, (1,))
     start = normalize_axis("flatten", start_axis, x.ndim)
@@ -221,6 +224,7 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     return reshape(x, shape)
 
 
+@torch_names(dim="axis")
 def squeeze(x: Tensor, axis: int | None = None) -> Tensor:
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
@@ -230,11 +234,14 @@ def squeeze(x: Tensor, axis: int | None = None) -> Tensor:
     return reshape(x, x.shape[:axis] + x.shape[axis + 1 :])
 
 
+@torch_names(dim="axis")
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    require_tensor("unsqueeze", x)
     axis = normalize_axis("unsqueeze", axis, x.ndim + 1)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
+@torch_names(dims="axes")
 def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
     normalized = tuple(normalize_axis("permute", int(a), x.ndim) for a in axes)
     if sorted(normalized) != list(range(x.ndim)):
@@ -246,7 +253,9 @@ def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
     return Permute(normalized)(x)
 
 
+@torch_names(dim0="axis0", dim1="axis1")
 def transpose(x: Tensor, axis0: int, axis1: int) -> Tensor:
+    require_tensor("transpose", x)
     a = normalize_axis("transpose", axis0, x.ndim)
     b = normalize_axis("transpose", axis1, x.ndim)
     if x.ndim == 0:
@@ -257,6 +266,7 @@ def transpose(x: Tensor, axis0: int, axis1: int) -> Tensor:
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    require_tensor("broadcast_to", x)
     shape = tuple(int(s) for s in shape)
     if shape == x.shape:
         return x
@@ -315,13 +325,15 @@ def _backend_index(x: Tensor, index: Any) -> tuple:
     return tuple(result)
 
 
+@torch_names(dim="axis")
 def gather(x: Tensor, axis: int, index: Tensor) -> Tensor:
     """`out[i][j] = x[i][index[i][j]]` for axis 1, as `torch.gather`."""
-    axis = normalize_axis("gather", axis, x.ndim)
+    axis = normalize_axis("gather", axis, require_tensor("gather", x).ndim)
     _check_index("gather", x, index)
     return Gather(axis, index.data)(x)
 
 
+@torch_names(dim="axis")
 def scatter_add(x: Tensor, axis: int, index: Tensor, src: Tensor) -> Tensor:
     """`x` plus `src` added along `axis` at `index`, as `torch.scatter_add`."""
     axis = normalize_axis("scatter_add", axis, x.ndim)
@@ -341,6 +353,7 @@ def _check_index(op: str, x: Tensor, index: Tensor) -> None:
     common_device(op, (x, index))
 
 
+@torch_names(dim="axis")
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """The tensors joined along `axis`, in their promoted dtype, as `torch.cat`."""
     tensors = _tensor_list("concatenate", tensors)
@@ -350,6 +363,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Concatenate(axis)(*_joinable("concatenate", tensors, axis))
 
 
+@torch_names(dim="axis")
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """The tensors stacked along a new `axis`, in their promoted dtype, as `torch.stack`."""
     tensors = _tensor_list("stack", tensors)
@@ -357,6 +371,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Stack(axis)(*_joinable("stack", tensors, None))
 
 
+@torch_names(dim="axis")
 def unbind(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
     """The slices of `x` along `axis`, each without that axis, as `torch.unbind`; stacking
     them gives `x` back."""

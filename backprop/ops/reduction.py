@@ -12,7 +12,7 @@ from backprop.autograd import Function
 from backprop.ops.arithmetic import abs, compare, exp, log, mask, sqrt, where
 from backprop.ops.common import NUMBER_TYPES, normalize_axes, require_float
 from backprop.ops.movement import astype, broadcast_to, concatenate, permute, reshape
-from backprop.tensor import Tensor
+from backprop.tensor import Tensor, torch_names
 
 
 class Reduce(Function):
@@ -51,6 +51,7 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return count
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def reduce(
     op: str, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False
 ) -> Tensor:
@@ -72,6 +73,7 @@ def _check_reduced_axes(op: str, x: Tensor, axes: tuple[int, ...]) -> None:
         )
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def var(
     x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
 ) -> Tensor:
@@ -82,6 +84,7 @@ def var(
     return reduce("sum", centred * centred, axes, keepdims) / max(count - correction, 0)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the largest element (of the flattened tensor when axis is None)."""
     axis = _index_axis("argmax", x, axis)
@@ -98,16 +101,19 @@ def _index_axis(op: str, x: Tensor, axis: int | None) -> int | None:
     return axes[0] if axes else 0  # a 0-d tensor's axis 0 or -1 reduces nothing
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def amax(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """The largest entry over `axis`, as `torch.amax`: ties share the gradient evenly."""
     return reduce("max", x, axis, keepdims)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def amin(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """The smallest entry over `axis`, as `torch.amin`: ties share the gradient evenly."""
     return reduce("min", x, axis, keepdims)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the smallest element (of the flattened tensor when axis is None): the argmax
     of an order-reversed copy: -x for floats, and for integers -x - 1, the bitwise not of x,
@@ -120,6 +126,7 @@ def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
     return Tensor._make(x.backend.argmax(reversed_order.data, axis, keepdims), x.device)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def std(
     x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
 ) -> Tensor:
@@ -143,6 +150,7 @@ def _pow_zero_grad_at_zero(x: Tensor, p: float) -> Tensor:
     return where(zero, 0.0, where(zero, 1.0, x) ** p)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def norm(
     x: Tensor,
     p: float | str = 2,
@@ -174,6 +182,7 @@ def norm(
     return _pow_zero_grad_at_zero(total, 1.0 / p)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def logsumexp(x: Tensor, axis: int | Sequence[int] | None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over `axis`, as `torch.logsumexp`: shifted by the maximum so that
     nothing overflows; a slice of all -inf gives -inf and one holding inf gives inf."""
@@ -187,6 +196,7 @@ def logsumexp(x: Tensor, axis: int | Sequence[int] | None, keepdims: bool = Fals
     return log(total) + reshape(peak, total.shape)
 
 
+@torch_names(dim="axis", keepdim="keepdims")
 def prod(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """The product over `axis`, as `torch.prod`; int64 for bool and integer tensors. It
     multiplies the two halves of the reduced entries together until one is left, so the

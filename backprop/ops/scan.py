@@ -16,15 +16,17 @@ import numpy as np
 from backprop.ops.arithmetic import abs, add, compare, exp, log, maximum, mul, where
 from backprop.ops.common import normalize_axis, require_float
 from backprop.ops.movement import astype, concatenate
-from backprop.tensor import Tensor, int64
+from backprop.tensor import Tensor, int64, torch_names
 
 
+@torch_names(dim="axis")
 def cumsum(x: Tensor, axis: int) -> Tensor:
     """The running sum along `axis`, as `torch.cumsum`; bool and integer tensors give int64."""
     x, axis = _scan_input("cumsum", x, axis)
     return _scan(x, axis, add)
 
 
+@torch_names(dim="axis")
 def cumprod(x: Tensor, axis: int) -> Tensor:
     """The running product along `axis`, as `torch.cumprod`; bool and integer tensors give
     int64. Its gradient is exact where entries are 0."""
@@ -32,6 +34,7 @@ def cumprod(x: Tensor, axis: int) -> Tensor:
     return _scan(x, axis, mul)
 
 
+@torch_names(dim="axis")
 def logcumsumexp(x: Tensor, axis: int) -> Tensor:
     """log(cumsum(exp(x))) along `axis`, as `torch.logcumsumexp`, each step shifted by the
     larger of its two terms so that nothing overflows or underflows to -inf early."""

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from backprop.autograd import Function
-from backprop.ops.common import normalize_axes, normalize_axis
+from backprop.ops.common import normalize_axes, normalize_axis, require_tensor
 from backprop.ops.movement import Concatenate, broadcast_to, concatenate, getitem, reshape
-from backprop.tensor import Tensor, common_device
+from backprop.tensor import Tensor, common_device, torch_names
 
 
 class Flip(Function):
@@ -59,11 +59,6 @@ class Clone(Function):
         return gy
 
 
-def _check_tensor(op: str, x: Any) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -76,9 +71,10 @@ def _int_tuple(op: str, name: str, values: int | Sequence[int]) -> tuple[int, ..
     return tuple(int(v) for v in items)
 
 
+@torch_names(dims="axes")
 def flip(x: Tensor, axes: int | Sequence[int]) -> Tensor:
     """`x` with the order of its entries reversed along `axes`, as `torch.flip`."""
-    _check_tensor("flip", x)
+    require_tensor("flip", x)
     axes = normalize_axes("flip", _int_tuple("flip", "axes", axes), x.ndim)
     if not axes:
         return x
@@ -86,10 +82,11 @@ def flip(x: Tensor, axes: int | Sequence[int]) -> Tensor:
     return Flip(index)(x)
 
 
+@torch_names(dims="axis")
 def roll(x: Tensor, shifts: int | Sequence[int], axis: int | Sequence[int] | None = None) -> Tensor:
     """`x` with its entries moved `shifts` places along `axis`, those pushed off the end coming
     back at the start, as `torch.roll`; with no axis the flattened tensor is rolled."""
-    _check_tensor("roll", x)
+    require_tensor("roll", x)
     shifts = _int_tuple("roll", "shifts", shifts)
     if axis is None:
         if len(shifts) != 1:
@@ -126,13 +123,13 @@ def repeat(x: Tensor, sizes: Sequence[int]) -> Tensor:
 
 def tile(x: Tensor, sizes: Sequence[int]) -> Tensor:
     """`torch.tile`: as `repeat`, but fewer sizes than axes repeat the last axes only."""
-    _check_tensor("tile", x)
+    require_tensor("tile", x)
     sizes = _int_tuple("tile", "sizes", sizes)
     return _repeat("tile", x, (1,) * (x.ndim - len(sizes)) + sizes)
 
 
 def _repeat(op: str, x: Tensor, sizes: Sequence[int]) -> Tensor:
-    _check_tensor(op, x)
+    require_tensor(op, x)
     sizes = _int_tuple(op, "sizes", sizes)
     if len(sizes) < x.ndim:
         raise ValueError(
@@ -148,6 +145,7 @@ def _repeat(op: str, x: Tensor, sizes: Sequence[int]) -> Tensor:
     return reshape(tiled, tuple(r * s for r, s in zip(sizes, shape)))
 
 
+@torch_names(dim="axis")
 def split(
     x: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0
 ) -> tuple[Tensor, ...]:
@@ -175,6 +173,7 @@ def split(
     return Split(axis, sizes)(x)
 
 
+@torch_names(dim="axis")
 def chunk(x: Tensor, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
     """`x` split into `chunks` views of equal size along `axis`, as `torch.chunk`: the size is
     rounded up, so the last is smaller and there may be fewer than `chunks`."""
@@ -188,19 +187,20 @@ def chunk(x: Tensor, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
 
 
 def _split_axis(op: str, x: Tensor, axis: int) -> int:
-    _check_tensor(op, x)
+    require_tensor(op, x)
     if x.ndim == 0:
         raise ValueError(f"{op}: a 0-d tensor has no axis to split")
     return normalize_axis(op, axis, x.ndim)
 
 
+@torch_names(dim="axis")
 def index_select(x: Tensor, axis: int, index: Tensor) -> Tensor:
     """The entries of `x` at the positions in the 1-d integer tensor `index` along `axis`, as
     `torch.index_select`; repeated positions get their gradients summed. On the CPU a
     position outside [0, size) raises IndexError. A GPU does not check the positions, since
     reading them would wait for the device: there a negative one counts from the end and one
     past the end reads undefined memory."""
-    _check_tensor("index_select", x)
+    require_tensor("index_select", x)
     if not isinstance(index, Tensor) or index.dtype.kind not in "iu":
         got = f"{index.dtype} Tensor" if isinstance(index, Tensor) else type(index).__name__
         raise TypeError(f"index_select: index must be an integer Tensor, got {got}")
@@ -229,5 +229,5 @@ def _check_positions(x: Tensor, axis: int, index: Tensor) -> None:
 
 def clone(x: Tensor) -> Tensor:
     """A copy of `x` that shares no memory with it and stays in the graph, as `Tensor.clone`."""
-    _check_tensor("clone", x)
+    require_tensor("clone", x)
     return Clone()(x)

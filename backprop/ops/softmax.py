@@ -14,7 +14,7 @@ from backprop.ops.arithmetic import where
 from backprop.ops.common import normalize_axis, require_float
 from backprop.ops.movement import reshape
 from backprop.ops.reduction import reduce
-from backprop.tensor import Tensor
+from backprop.tensor import Tensor, torch_names
 
 
 class Softmax(Function):
@@ -93,10 +93,12 @@ def _const(array, like: Tensor) -> Tensor:
     return Tensor._make(array, like.device)
 
 
+@torch_names(dim="axis")
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return _along_axis(Softmax, "softmax", x, axis)
 
 
+@torch_names(dim="axis")
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return _along_axis(LogSoftmax, "log_softmax", x, axis)
 
