@@ -135,6 +135,7 @@ from backprop.ops import (
     unbind,
     unique,
     unsqueeze,
+    var,
     where,
 )
 from backprop.ops import clamp as clip
@@ -162,7 +163,6 @@ from backprop.torch_functions import (
     squeeze,
     sub,
     sum,
-    var,
 )
 from backprop.torch_functions import div as divide
 from backprop.torch_functions import sub as subtract

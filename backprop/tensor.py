@@ -619,15 +619,25 @@ class Tensor:
 
     @torch_names(dim="axis", keepdim="keepdims")
     def var(
-        self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
+        self,
+        axis: int | Sequence[int] | bool | None = None,
+        unbiased: bool | None = None,
+        keepdims: bool = False,
+        *,
+        correction: int | None = None,
     ) -> Tensor:
-        return ops.var(self, axis, keepdims, correction)
+        return ops.var(self, axis, unbiased, keepdims, correction=correction)
 
     @torch_names(dim="axis", keepdim="keepdims")
     def std(
-        self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
+        self,
+        axis: int | Sequence[int] | bool | None = None,
+        unbiased: bool | None = None,
+        keepdims: bool = False,
+        *,
+        correction: int | None = None,
     ) -> Tensor:
-        return ops.std(self, axis, keepdims, correction)
+        return ops.std(self, axis, unbiased, keepdims, correction=correction)
 
     @torch_names(dim="axis", keepdim="keepdims")
     def amax(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:

@@ -47,32 +47,6 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, *, dtype: Any =
     return ops.reduce("mean", _cast("mean", input, dtype), dim, keepdim)
 
 
-def var(
-    input: Tensor,
-    dim: Dims | bool = None,
-    unbiased: bool | None = None,
-    keepdim: bool = False,
-    *,
-    correction: int | None = None,
-) -> Tensor:
-    """The variance over `dim`, as `torch.var`: `correction` 1 (the default, unbiased) or 0
-    (population), or the older `unbiased=True/False`; `var(input, False)` is the population
-    variance of the whole tensor, as in PyTorch."""
-    if isinstance(dim, bool):
-        dim, unbiased = None, dim
-    if unbiased is not None and correction is not None:
-        raise ValueError("var: give either unbiased or correction, not both")
-    if unbiased is not None and not isinstance(unbiased, bool):
-        raise TypeError(f"var: unbiased must be a bool, got {unbiased!r}")
-    if correction is None:
-        correction = 1 if unbiased is None else int(unbiased)
-    if isinstance(correction, bool) or not isinstance(correction, (int, np.integer)):
-        raise TypeError(f"var: correction must be an int, got {correction!r}")
-    if correction < 0:
-        raise ValueError(f"var: correction must be non-negative, got {correction}")
-    return ops.var(require_tensor("var", input), dim, keepdim, int(correction))
-
-
 # -- arithmetic --------------------------------------------------------------------------------
 
 

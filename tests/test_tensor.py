@@ -296,3 +296,20 @@ def test_deepcopy_of_a_tensor_made_by_an_op_is_an_error_as_in_torch():
     with pytest.raises(RuntimeError, match="deepcopy: only leaf tensors"):
         copy.deepcopy(x)
     assert copy.deepcopy(x.detach()).numpy().tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize(("low", "high"), [(2.0, 1.0), (1.0, 2.0), (None, 1.5), (1.5, None)])
+def test_clamp_keeps_nan_takes_max_when_min_exceeds_it_and_passes_torchs_gradient(low, high):
+    torch = pytest.importorskip("torch")
+    a = np.array([0.0, 3.0, np.nan, 1.5, 2.0, 1.0])
+    x, t = bp.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, expected = x.clamp(low, high), t.clamp(low, high)
+    y.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+def test_negating_a_bool_tensor_is_refused_as_in_torch():
+    with pytest.raises(TypeError, match="neg: negating a bool tensor is not supported"):
+        -bp.tensor([True, False])

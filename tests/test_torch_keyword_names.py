@@ -124,7 +124,7 @@ SAME_CALLS = [
         lambda x: bp.index_select(x, dim=1, index=bp.tensor([2, 0])),
         lambda x: bp.index_select(x, axis=1, index=bp.tensor([2, 0])),
     ),
-    ("ops.var", lambda x: ops.var(x, dim=2, keepdim=True), lambda x: ops.var(x, 2, True)),
+    ("ops.var", lambda x: ops.var(x, dim=2, keepdim=True), lambda x: ops.var(x, 2, keepdims=True)),
     ("ops.reduce", lambda x: ops.reduce("sum", x, dim=1), lambda x: ops.reduce("sum", x, 1)),
     ("ops.flatten", lambda x: ops.flatten(x, end_dim=1), lambda x: ops.flatten(x, end_axis=1)),
     ("ops.squeeze", lambda x: ops.squeeze(x[:1], dim=0), lambda x: ops.squeeze(x[:1], 0)),
@@ -321,7 +321,7 @@ def test_an_argument_given_by_position_and_by_pytorchs_keyword_is_a_type_error()
 POSITIONAL_CALLS = [
     (lambda x: x.sum(1, True), lambda x: x.sum(dim=1, keepdim=True)),
     (lambda x: x.norm(1, 2, True), lambda x: x.norm(p=1, dim=2, keepdim=True)),
-    (lambda x: x.var(0, False, 0), lambda x: x.var(dim=0, keepdim=False, correction=0)),
+    (lambda x: x.var(0, False, True), lambda x: x.var(dim=0, keepdim=True, correction=0)),
     (lambda x: x.transpose(0, 2), lambda x: x.transpose(dim0=0, dim1=2)),
     (lambda x: x.flatten(1), lambda x: x.flatten(start_dim=1)),
     (lambda x: x.permute(2, 0, 1), lambda x: x.permute((2, 0, 1))),

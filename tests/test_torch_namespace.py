@@ -409,3 +409,23 @@ def test_factories_and_meshgrid_run_on_every_device_and_match_the_cpu(device):
         ours = draw(device)
         bp.manual_seed(11)
         assert ours.device == device and ours.tolist() == draw(cpu).tolist()
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((0, False), {}), ((False,), {}), ((1, True, True), {}), ((), {"dim": 1, "correction": 0})],
+    ids=["dim-unbiased", "unbiased-only", "dim-unbiased-keepdim", "correction"],
+)
+def test_var_and_std_read_positional_arguments_as_torch_does(name, args, kwargs):
+    """torch's older positional form is (dim, unbiased, keepdim): `x.var(0, False)` is the
+    population variance, never keepdim=False."""
+    x = randn((3, 4))
+    theirs = getattr(torch, name)(torch.tensor(x), *args, **kwargs).numpy()
+    assert_close(getattr(bp, name)(bp.tensor(x), *args, **kwargs).numpy(), theirs)
+    assert_close(getattr(bp.tensor(x), name)(*args, **kwargs).numpy(), theirs)
+
+
+def test_var_takes_unbiased_or_correction_not_both():
+    with pytest.raises(ValueError, match="var: give either unbiased or correction, not both"):
+        bp.var(bp.tensor(randn((3,))), 0, True, correction=0)

@@ -209,6 +209,11 @@ def pow(x: Tensor | float, y: Tensor | float) -> Tensor:
 
 
 def neg(x: Tensor) -> Tensor:
+    if isinstance(x, Tensor) and x.dtype == bool:
+        raise TypeError(
+            "neg: negating a bool tensor is not supported, as in PyTorch; use ~ or "
+            "logical_not to invert a mask"
+        )
     return Neg()(x)
 
 
@@ -288,15 +293,19 @@ def _split_ties(x: Tensor, y: Tensor, x_wins: Tensor, tie: Tensor) -> Tensor:
 
 
 def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Limits `x` to [min, max]; the gradient passes where min <= x <= max, as in PyTorch."""
+    """Limits `x` to [min, max] as `torch.clamp`: NaN stays NaN, every entry is `max` when
+    min > max, and the gradient passes where min <= x <= max."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    result = x
+    bounded, inside = x.detach(), None
     if min is not None:
-        result = where(compare("ge", x, min), result, min)
+        bounded = where(compare("lt", bounded, min), min, bounded)
+        inside = compare("ge", x, min)
     if max is not None:
-        result = where(compare("le", x, max), result, max)
-    return result
+        bounded = where(compare("gt", bounded, max), max, bounded)
+        below = compare("le", x, max)
+        inside = below if inside is None else where(inside, below, inside)
+    return where(inside, x, bounded)
 
 
 class Erf(Function):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,13 +76,43 @@ def _check_reduced_axes(op: str, x: Tensor, axes: tuple[int, ...]) -> None:
 
 @torch_names(dim="axis", keepdim="keepdims")
 def var(
-    x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
+    x: Tensor,
+    axis: int | Sequence[int] | bool | None = None,
+    unbiased: bool | None = None,
+    keepdims: bool = False,
+    *,
+    correction: int | None = None,
 ) -> Tensor:
-    """Variance over `axis` with `correction` (1: unbiased, 0: population), as PyTorch."""
+    """Variance over `axis`, as `torch.var`: `correction` 1 (the default, unbiased) or 0
+    (population), or PyTorch's older positional `unbiased`, so `var(x, 0, False)` and
+    `var(x, False)` are population variances there and here alike."""
+    axis, correction = _variance_options("var", axis, unbiased, correction)
     axes = normalize_axes("var", axis, x.ndim)
     count = _count(x.shape, axes)
     centred = x - reduce("mean", x, axes, True)
     return reduce("sum", centred * centred, axes, keepdims) / max(count - correction, 0)
+
+
+def _variance_options(
+    op: str, axis: Any, unbiased: bool | None, correction: int | None
+) -> tuple[Any, int]:
+    """The axes and the correction of a var or std from PyTorch's two spellings: `correction`,
+    or the older `unbiased` (a bool given where the axis goes is `unbiased`, as in PyTorch)."""
+    if isinstance(axis, bool):
+        if unbiased is not None:
+            raise TypeError(f"{op}: dim must be an int or a sequence of ints, got {axis!r}")
+        axis, unbiased = None, axis
+    if unbiased is not None and correction is not None:
+        raise ValueError(f"{op}: give either unbiased or correction, not both")
+    if unbiased is not None and not isinstance(unbiased, (bool, np.bool_)):
+        raise TypeError(f"{op}: unbiased must be a bool, got {unbiased!r}")
+    if correction is None:
+        correction = 1 if unbiased is None else int(unbiased)
+    if isinstance(correction, bool) or not isinstance(correction, (int, np.integer)):
+        raise TypeError(f"{op}: correction must be an int, got {correction!r}")
+    if correction < 0:
+        raise ValueError(f"{op}: correction must be non-negative, got {correction}")
+    return axis, int(correction)
 
 
 @torch_names(dim="axis", keepdim="keepdims")
@@ -128,12 +159,18 @@ def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
 
 @torch_names(dim="axis", keepdim="keepdims")
 def std(
-    x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
+    x: Tensor,
+    axis: int | Sequence[int] | bool | None = None,
+    unbiased: bool | None = None,
+    keepdims: bool = False,
+    *,
+    correction: int | None = None,
 ) -> Tensor:
-    """Standard deviation over `axis` with `correction` (1: unbiased, 0: population), as
-    PyTorch; its gradient is 0, not NaN, where the entries are all equal."""
+    """Standard deviation over `axis`, with `var`'s options, as `torch.std`; its gradient is
+    0, not NaN, where the entries are all equal."""
     require_float("std", x)
-    return _sqrt_zero_grad_at_zero(var(x, axis, keepdims, correction))
+    axis, correction = _variance_options("std", axis, unbiased, correction)
+    return _sqrt_zero_grad_at_zero(var(x, axis, None, keepdims, correction=correction))
 
 
 def _sqrt_zero_grad_at_zero(x: Tensor) -> Tensor:
