@@ -177,13 +177,19 @@ class Tensor:
     def ndim(self) -> int:
         return len(self.data.shape)
 
-    @property
-    def size(self) -> int:
-        """Number of elements (NumPy's meaning; `numel()` is PyTorch's spelling)."""
-        return math.prod(self.data.shape)
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or the size of axis `dim`, as `torch.Tensor.size` (`numel()` counts the
+        elements)."""
+        if dim is None:
+            return self.shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"size: dim must be an int, got {dim!r}")
+        if not -max(self.ndim, 1) <= dim < max(self.ndim, 1) or self.ndim == 0:
+            raise IndexError(f"size: dim {dim} is out of range for a tensor of shape {self.shape}")
+        return self.shape[dim]
 
     def numel(self) -> int:
-        return self.size
+        return math.prod(self.data.shape)
 
     @property
     def backend(self):
@@ -391,7 +397,7 @@ class Tensor:
 
     def item(self) -> Scalar:
         """The value of a one-element tensor as a Python number (reads the device)."""
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got {self.shape}")
         return self.backend.to_host(self.data).reshape(()).item()
 

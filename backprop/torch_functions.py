@@ -143,11 +143,11 @@ def meshgrid(*tensors: Tensor | Sequence[Tensor], indexing: str = "ij") -> tuple
         axes[0], axes[1] = 1, 0
     shape = [0] * len(tensors)
     for tensor, axis in zip(tensors, axes):
-        shape[axis] = tensor.size
+        shape[axis] = tensor.numel()
     grids = []
     for tensor, axis in zip(tensors, axes):
         along = [1] * len(tensors)
-        along[axis] = tensor.size
+        along[axis] = tensor.numel()
         grids.append(ops.broadcast_to(ops.reshape(tensor, along), shape))
     return tuple(grids)
 

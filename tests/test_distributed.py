@@ -166,7 +166,7 @@ def reduced_sizes(monkeypatch) -> list[int]:
     all_reduce = dist.all_reduce
 
     def recording(tensor, op=dist.ReduceOp.SUM):
-        sizes.append(tensor.size)
+        sizes.append(tensor.numel())
         return all_reduce(tensor, op)
 
     monkeypatch.setattr(dist, "all_reduce", recording)

@@ -54,10 +54,11 @@ def test_tensor_copies_its_numpy_source():
 def test_properties():
     t = bp.zeros(2, 3, 4)
     assert t.shape == (2, 3, 4) and isinstance(t.shape, tuple)
-    assert t.ndim == 3 and t.size == 24 and t.numel() == 24 and len(t) == 2
+    assert t.ndim == 3 and t.numel() == 24 and len(t) == 2
+    assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(dim=-1) == 4
     assert t.dtype == bp.float32
     assert t.device == bp.device("cpu") and str(t.device) == "cpu"
-    assert bp.tensor(5.0).shape == () and bp.tensor(5.0).size == 1
+    assert bp.tensor(5.0).shape == () == bp.tensor(5.0).size() and bp.tensor(5.0).numel() == 1
     with pytest.raises(TypeError, match="0-d"):
         len(bp.tensor(5.0))
 
@@ -313,3 +314,17 @@ def test_clamp_keeps_nan_takes_max_when_min_exceeds_it_and_passes_torchs_gradien
 def test_negating_a_bool_tensor_is_refused_as_in_torch():
     with pytest.raises(TypeError, match="neg: negating a bool tensor is not supported"):
         -bp.tensor([True, False])
+
+
+@pytest.mark.parametrize(
+    ("shape", "dim", "error", "match"),
+    [
+        ((2, 3), 2, IndexError, r"size: dim 2 is out of range for a tensor of shape \(2, 3\)"),
+        ((2, 3), -3, IndexError, "size: dim -3 is out of range"),
+        ((), 0, IndexError, r"size: dim 0 is out of range for a tensor of shape \(\)"),
+        ((2,), 0.5, TypeError, "size: dim must be an int, got 0.5"),
+    ],
+)
+def test_size_names_an_axis_as_torch_and_refuses_one_out_of_range(shape, dim, error, match):
+    with pytest.raises(error, match=match):
+        bp.zeros(*shape).size(dim)

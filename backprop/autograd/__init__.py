@@ -206,7 +206,7 @@ def _seeds(op: str, outputs: list[Tensor], grads: Any) -> list[Tensor]:
                 "graph; did you forget requires_grad=True, or compute it under no_grad()?"
             )
         if g is None:
-            if output.size != 1:
+            if output.numel() != 1:
                 raise RuntimeError(
                     f"{op}: gradient can be implicitly created only for scalar outputs, got "
                     f"shape {output.shape}; pass a gradient of that shape"

@@ -199,7 +199,7 @@ def _vectors(op: str, what: str, v: Tensors | None, like: tuple[Tensor, ...]) ->
     """`v` as a tuple matching `like` in number, shapes and dtypes; ones when None and `like`
     is one element."""
     if v is None:
-        if len(like) != 1 or like[0].size != 1:
+        if len(like) != 1 or like[0].numel() != 1:
             shapes = ", ".join(str(t.shape) for t in like)
             raise ValueError(
                 f"{op}: v can be omitted only when the {what} are a single one-element tensor, "
@@ -225,7 +225,7 @@ def _vectors(op: str, what: str, v: Tensors | None, like: tuple[Tensor, ...]) ->
 
 
 def _scalar_output(op: str, output: Tensor) -> Tensor:
-    if not isinstance(output, Tensor) or output.size != 1:
+    if not isinstance(output, Tensor) or output.numel() != 1:
         got = f"shape {output.shape}" if isinstance(output, Tensor) else type(output).__name__
         raise ValueError(f"{op}: func must return a single Tensor of one element, got {got}")
     return output
@@ -282,14 +282,14 @@ def _jacobian_of(
     output: Tensor, inputs: tuple[Tensor, ...], create_graph: bool, strict: bool
 ) -> tuple[Tensor, ...]:
     """`d output / d inputs[j]` for each j, shaped `output.shape + inputs[j].shape`."""
-    if output.size == 0:
+    if output.numel() == 0:
         return tuple(_zeros(x, output.shape + x.shape) for x in inputs)
-    basis = Tensor(np.eye(output.size), dtype=output.dtype, device=output.device)
+    basis = Tensor(np.eye(output.numel()), dtype=output.dtype, device=output.device)
     rows = [
         _vjp_of(
             "jacobian", (output,), inputs, (basis[k].reshape(output.shape),), create_graph, strict
         )
-        for k in range(output.size)
+        for k in range(output.numel())
     ]
     return tuple(
         stack([row[j] for row in rows]).reshape(output.shape + x.shape)

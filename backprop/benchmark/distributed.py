@@ -107,8 +107,8 @@ def run_distributed(
 
     distributed.barrier()
     step_timing = measure(step, sync, steps, warmup, repeats)
-    gradient_bytes = sum(p.size * p.dtype.itemsize for p in model.parameters())
-    flat = bp.zeros(sum(p.size for p in model.parameters()), dtype=dtype, device=device)
+    gradient_bytes = sum(p.numel() * p.dtype.itemsize for p in model.parameters())
+    flat = bp.zeros(sum(p.numel() for p in model.parameters()), dtype=dtype, device=device)
     all_reduce = measure(lambda: distributed.all_reduce(flat), sync, steps, warmup, repeats)
     probe = bp.zeros(BANDWIDTH_PROBE_BYTES // 4, device=device)
     probe_timing = measure(lambda: distributed.all_reduce(probe), sync, 1, 1, repeats)

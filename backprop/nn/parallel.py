@@ -224,8 +224,8 @@ class DistributedDataParallel(Module):
             start = 0
             for index, param in zip(bucket.indices, params):
                 if index not in self._globally_unused:
-                    param.grad = flat[start : start + param.size].reshape(param.shape)
-                start += param.size
+                    param.grad = flat[start : start + param.numel()].reshape(param.shape)
+                start += param.numel()
 
 
 def _make_buckets(order: list[int], params: list[Parameter], cap_bytes: float) -> list[_Bucket]:
@@ -235,7 +235,7 @@ def _make_buckets(order: list[int], params: list[Parameter], cap_bytes: float) -
     size = 0.0
     for index in order:
         param = params[index]
-        nbytes = param.size * param.dtype.itemsize
+        nbytes = param.numel() * param.dtype.itemsize
         first = params[buckets[-1][0]] if buckets else None
         if (
             first is None

@@ -35,9 +35,9 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 def view_as(x: Tensor, other: Tensor) -> Tensor:
     """`x` reshaped to `other`'s shape, as `torch.Tensor.view_as`."""
     shape = _other("view_as", other).shape
-    if x.size != other.size:
+    if x.numel() != other.numel():
         raise ValueError(
-            f"view_as: cannot view a tensor of shape {x.shape} ({x.size} elements) as shape "
-            f"{shape} ({other.size} elements)"
+            f"view_as: cannot view a tensor of shape {x.shape} ({x.numel()} elements) as shape "
+            f"{shape} ({other.numel()} elements)"
         )
     return reshape(x, shape)

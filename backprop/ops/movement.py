@@ -198,11 +198,11 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
         return x
     known = math.prod(s for s in shape if s != -1)
     valid = shape.count(-1) <= 1 and all(s >= -1 for s in shape)
-    fits = known == x.size if -1 not in shape else known > 0 and x.size % known == 0
+    fits = known == x.numel() if -1 not in shape else known > 0 and x.numel() % known == 0
     if not (valid and fits):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
     if -1 in shape:
-        shape = tuple(x.size // known if s == -1 else s for s in shape)
+        shape = tuple(x.numel() // known if s == -1 else s for s in shape)
         if shape == x.shape:
             return x
     return Reshape(shape)(x)

@@ -225,7 +225,7 @@ def logsumexp(x: Tensor, axis: int | Sequence[int] | None, keepdims: bool = Fals
     nothing overflows; a slice of all -inf gives -inf and one holding inf gives inf."""
     require_float("logsumexp", x)
     axes = normalize_axes("logsumexp", axis, x.ndim)
-    if x.size == 0:
+    if x.numel() == 0:
         return log(reduce("sum", exp(x), axes, keepdims))
     peak = reduce("max", x.detach(), axes, True)
     peak = where(compare("lt", abs(peak), math.inf), peak, 0.0)

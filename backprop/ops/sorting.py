@@ -144,11 +144,11 @@ def median(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
     if axis is None:
         if keepdim:
             raise ValueError("median: keepdim needs a dim; the median of all entries is 0-d")
-        if x.size == 0:
+        if x.numel() == 0:
             if x.dtype.kind != "f":
                 raise ValueError(f"median: an empty {x.dtype} tensor has no median")
             return Tensor._make(x.backend.full((), np.nan, x.dtype), x.device)
-        value = median(reshape(x.detach(), (x.size,)), 0).values
+        value = median(reshape(x.detach(), (x.numel(),)), 0).values
         return MedianOfAll(value.data)(x)
     dim = _dim("median", x, axis)
     length = _length(x, dim)
@@ -262,7 +262,7 @@ def repeat_interleave(x: Tensor, repeats: int | Tensor, axis: int | None = None)
     A tensor of repeats is read from the device (not capturable into a CUDA graph)."""
     require_tensor("repeat_interleave", x)
     if axis is None:
-        x, dim = reshape(x, (x.size,)), 0
+        x, dim = reshape(x, (x.numel(),)), 0
     else:
         x = _at_least_1d(x)
         dim = _dim("repeat_interleave", x, axis)

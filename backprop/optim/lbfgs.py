@@ -106,9 +106,9 @@ class LBFGS(Optimizer):
         """Adds `step_size * direction` (a flat vector) to the parameters, in place."""
         offset = 0
         for param in self._params:
-            piece = direction[offset : offset + param.size].reshape(param.shape)
+            piece = direction[offset : offset + param.numel()].reshape(param.shape)
             param.add_(piece, alpha=step_size)
-            offset += param.size
+            offset += param.numel()
 
     def _directional_evaluate(
         self, closure: Callable[[], Any], start: list[Tensor], t: float, direction: Tensor

@@ -541,7 +541,7 @@ class ReduceLROnPlateau(LRScheduler):
 def _metric_value(metrics: Any) -> float:
     """The metric given to `ReduceLROnPlateau.step` as a Python float."""
     if isinstance(metrics, Tensor):
-        if metrics.size != 1:
+        if metrics.numel() != 1:
             raise ValueError(
                 "ReduceLROnPlateau.step: metrics must be a number or a 0-d Tensor, got a "
                 f"Tensor of shape {metrics.shape}"

@@ -114,14 +114,14 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
             "convert it with .to(dtype)"
         )
     channels = input.shape[1] if input.ndim > 1 else 1
-    if weight.size not in (1, channels):
+    if weight.numel() not in (1, channels):
         raise ValueError(
-            f"prelu: weight has {weight.size} values but the input {input.shape} has "
+            f"prelu: weight has {weight.numel()} values but the input {input.shape} has "
             f"{channels} channels (axis 1); give 1 or {channels}"
         )
     slope = (
         weight.reshape(())
-        if weight.size == 1
+        if weight.numel() == 1
         else weight.reshape((channels,) + (1,) * (input.ndim - 2))
     )
     return ops.where(ops.compare("gt", input, 0.0), input, slope * input)

@@ -66,10 +66,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
                 f"one_hot: num_classes=-1 needs the largest class in the data, which would read "
                 f"the tensor back from {tensor.device} to the host; pass num_classes"
             )
-        if tensor.size == 0:
+        if tensor.numel() == 0:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass it")
         num_classes = int(tensor.max().item()) + 1
-    if on_cpu and tensor.size:
+    if on_cpu and tensor.numel():
         low, high = int(tensor.min().item()), int(tensor.max().item())
         if low < 0 or high >= num_classes:
             raise ValueError(

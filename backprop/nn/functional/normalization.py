@@ -197,7 +197,7 @@ def local_response_norm(
         )
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
-    if input.size == 0:
+    if input.numel() == 0:
         return input
     channels = input.shape[1]
     widths = (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2)

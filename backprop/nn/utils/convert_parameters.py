@@ -15,7 +15,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """The parameters flattened and joined, in order, into one 1-D tensor; differentiable, so
     a function of the vector back-propagates into the parameters."""
     params = _parameters("parameters_to_vector", parameters)
-    return ops.concatenate([param.reshape(param.size) for param in params])
+    return ops.concatenate([param.reshape(param.numel()) for param in params])
 
 
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
@@ -25,8 +25,8 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     if not isinstance(vec, Tensor):
         raise TypeError(f"vector_to_parameters: vec must be a Tensor, got {type(vec).__name__}")
     params = _parameters("vector_to_parameters", parameters)
-    total = sum(param.size for param in params)
-    if vec.ndim != 1 or vec.size != total:
+    total = sum(param.numel() for param in params)
+    if vec.ndim != 1 or vec.numel() != total:
         raise ValueError(
             f"vector_to_parameters: vec must be 1-D with one entry per parameter value "
             f"({total}), got {vec.shape}"
@@ -35,9 +35,9 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     start = 0
     with no_grad():
         for param in params:
-            piece = vec[start : start + param.size].reshape(param.shape).to(dtype=param.dtype)
+            piece = vec[start : start + param.numel()].reshape(param.shape).to(dtype=param.dtype)
             param.backend.assign(param.data, piece.data)
-            start += param.size
+            start += param.numel()
 
 
 def _parameters(op: str, parameters: Iterable[Tensor]) -> list[Tensor]:
