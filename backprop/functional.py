@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from backprop import creation, ops
+from backprop import inplace as in_place
 from backprop.ops import log_softmax, softmax
 from backprop.ops.arithmetic import mask
 from backprop.ops.common import require_float
@@ -52,12 +53,19 @@ REDUCTIONS = ("mean", "sum", "none")
 KL_DIV_REDUCTIONS = ("mean", "batchmean", "sum", "none")
 
 
-def relu(x: Tensor) -> Tensor:
-    return ops.activation(x, "relu")
+# The activations and dropout take PyTorch's `inplace=`: `backprop.inplace.inplace_result`
+# says when the result is written into the input (autograd not involved) and when not.
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return ops.activation(x, "leaky_relu", negative_slope)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0)."""
+    return in_place.inplace_result("relu", input, ops.activation(input, "relu"), inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, else negative_slope * x."""
+    result = ops.activation(input, "leaky_relu", negative_slope)
+    return in_place.inplace_result("leaky_relu", input, result, inplace)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -72,16 +80,18 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return ops.gelu(x, approximate)
 
 
-def silu(x: Tensor) -> Tensor:
-    return ops.activation(x, "silu")
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x)."""
+    return in_place.inplace_result("silu", input, ops.activation(input, "silu"), inplace)
 
 
 def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     return ops.activation(x, "softplus", beta)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return ops.activation(x, "elu", alpha)
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return in_place.inplace_result("elu", input, ops.activation(input, "elu", alpha), inplace)
 
 
 def linear(
@@ -780,14 +790,23 @@ def dropout_keep_mask(
     return Tensor._make(x.backend.dropout_mask(shape, p, state), x.device)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+def dropout(
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    generator: Any = None,
+) -> Tensor:
     """Zeroes each element with probability `p` and scales the rest by 1 / (1 - p)."""
     check_dropout_probability("dropout", p)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"dropout: expected a Tensor, got {type(x).__name__}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout: expected a Tensor, got {type(input).__name__}")
+    in_place.check_inplace_flag("dropout", inplace)
     if not training or p == 0.0:
-        return x
+        return input
     if p == 1.0:
-        return x * 0.0
-    keep = dropout_keep_mask(x, x.shape, p, generator)
-    return ops.where(keep, x * (1.0 / (1.0 - p)), 0.0)
+        return in_place.inplace_result("dropout", input, input * 0.0, inplace)
+    keep = dropout_keep_mask(input, input.shape, p, generator)
+    result = ops.where(keep, input * (1.0 / (1.0 - p)), 0.0)
+    return in_place.inplace_result("dropout", input, result, inplace)

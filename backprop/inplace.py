@@ -43,6 +43,16 @@ OUT_OF_PLACE = {
     "masked_fill_": "x = x.masked_fill(mask, value)",
     "normal_": "x = backprop.randn_like(x) * std + mean",
     "uniform_": "x = a + (b - a) * backprop.rand(*x.shape)",
+    "relu_": "x = x.relu()",
+    "sigmoid_": "x = x.sigmoid()",
+    "tanh_": "x = x.tanh()",
+    "exp_": "x = x.exp()",
+    "log_": "x = x.log()",
+    "sqrt_": "x = x.sqrt()",
+    "abs_": "x = x.abs()",
+    "neg_": "x = -x",
+    "clamp_min_": "x = x.clamp(min=min)",
+    "clamp_max_": "x = x.clamp(max=max)",
 }
 """What to write instead of each in-place op where autograd needs the old value."""
 
@@ -251,6 +261,59 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = No
     check_writable("uniform_", tensor)
     _check_not_broadcast("uniform_", tensor)
     return init.uniform_(tensor, a, b, generator)
+
+
+def unary_(op: str, tensor: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """Writes `compute(tensor)` into `tensor` (`x.exp_()`, `x.relu_()`): the in-place form of
+    an elementwise op, refused where `check_writable` refuses, and where the result's dtype
+    cannot be held (`exp_` of an integer tensor), as in PyTorch."""
+    check_writable(op, tensor)
+    return _write_result(op, tensor, compute)
+
+
+def clamp_bound_(op: str, tensor: Tensor, bound: Scalar) -> Tensor:
+    """`clamp_min_(min)` or `clamp_max_(max)`: one bound of `clamp_`, a number."""
+    check_writable(op, tensor)
+    name = op.removeprefix("clamp_").removesuffix("_")
+    _check_number(op, name, tensor, bound, "a number")
+    low, high = (bound, None) if name == "min" else (None, bound)
+    return _write_result(op, tensor, lambda x: ops.clamp(x, low, high))
+
+
+# -- PyTorch's inplace= option of the activation and dropout functions and layers ----------------
+
+
+def check_inplace_flag(op: str, inplace: Any) -> None:
+    """`inplace` is a bool."""
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{op}: inplace must be a bool, got {inplace!r}")
+
+
+def inplace_result(op: str, input: Tensor, result: Tensor, inplace: bool) -> Tensor:
+    """What a function with PyTorch's `inplace=` option returns (`F.relu(x, inplace=True)`).
+
+    `inplace=False`: `result`. `inplace=True`: `result` written into `input`'s own memory and
+    `input` returned, where autograd cannot need the old values (grad mode off, or neither
+    requires grad), as PyTorch does. Where autograd is involved the write is not made and
+    `result`, computed out of place, is returned: backprop keeps no version counters to
+    record it (see the module docstring), so the option then saves no memory, and code that
+    relies on `input` being changed (not on the value returned) does not see the change; the
+    values and gradients of the returned tensor are PyTorch's. A leaf that requires grad is
+    not refused, unlike in PyTorch."""
+    check_inplace_flag(op, inplace)
+    if not inplace or result is input:
+        return result
+    if autograd.is_grad_enabled() and (input.requires_grad or result.requires_grad):
+        return result
+    _write(op, input, result.data)
+    return input
+
+
+def inplace_repr(extra_repr: str, inplace: bool) -> str:
+    """A layer's `extra_repr` with PyTorch's `inplace=True` appended when it is set."""
+    if not inplace:
+        return extra_repr
+    return f"{extra_repr}, inplace=True" if extra_repr else "inplace=True"
 
 
 # -- indexed assignment ---------------------------------------------------------------------------

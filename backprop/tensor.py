@@ -571,6 +571,111 @@ class Tensor:
     def masked_fill(self, mask: Tensor, value: Tensor | Scalar) -> Tensor:
         return ops.masked_fill(self, mask, value)
 
+    def exp2(self) -> Tensor:
+        return ops.exp2(self)
+
+    def log2(self) -> Tensor:
+        return ops.log2(self)
+
+    def log10(self) -> Tensor:
+        return ops.log10(self)
+
+    def sinh(self) -> Tensor:
+        return ops.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return ops.cosh(self)
+
+    def asin(self) -> Tensor:
+        return ops.asin(self)
+
+    def arcsin(self) -> Tensor:
+        return ops.arcsin(self)
+
+    def acos(self) -> Tensor:
+        return ops.acos(self)
+
+    def arccos(self) -> Tensor:
+        return ops.arccos(self)
+
+    def atan(self) -> Tensor:
+        return ops.atan(self)
+
+    def arctan(self) -> Tensor:
+        return ops.arctan(self)
+
+    def asinh(self) -> Tensor:
+        return ops.asinh(self)
+
+    def arcsinh(self) -> Tensor:
+        return ops.arcsinh(self)
+
+    def acosh(self) -> Tensor:
+        return ops.acosh(self)
+
+    def arccosh(self) -> Tensor:
+        return ops.arccosh(self)
+
+    def atanh(self) -> Tensor:
+        return ops.atanh(self)
+
+    def arctanh(self) -> Tensor:
+        return ops.arctanh(self)
+
+    def deg2rad(self) -> Tensor:
+        return ops.deg2rad(self)
+
+    def rad2deg(self) -> Tensor:
+        return ops.rad2deg(self)
+
+    def sinc(self) -> Tensor:
+        return ops.sinc(self)
+
+    def erfc(self) -> Tensor:
+        return ops.erfc(self)
+
+    def erfinv(self) -> Tensor:
+        return ops.erfinv(self)
+
+    def atan2(self, other: Tensor | Scalar) -> Tensor:
+        return ops.atan2(self, other)
+
+    def arctan2(self, other: Tensor | Scalar) -> Tensor:
+        return ops.arctan2(self, other)
+
+    def hypot(self, other: Tensor | Scalar) -> Tensor:
+        return ops.hypot(self, other)
+
+    def logaddexp(self, other: Tensor | Scalar) -> Tensor:
+        return ops.logaddexp(self, other)
+
+    def logaddexp2(self, other: Tensor | Scalar) -> Tensor:
+        return ops.logaddexp2(self, other)
+
+    def fmod(self, other: Tensor | Scalar) -> Tensor:
+        return ops.fmod(self, other)
+
+    def remainder(self, other: Tensor | Scalar) -> Tensor:
+        return ops.remainder(self, other)
+
+    def floor_divide(self, other: Tensor | Scalar) -> Tensor:
+        return ops.floor_divide(self, other)
+
+    def true_divide(self, other: Tensor | Scalar) -> Tensor:
+        return ops.true_divide(self, other)
+
+    def xlogy(self, other: Tensor | Scalar) -> Tensor:
+        return ops.xlogy(self, other)
+
+    def copysign(self, other: Tensor | Scalar) -> Tensor:
+        return ops.copysign(self, other)
+
+    def heaviside(self, values: Tensor) -> Tensor:
+        return ops.heaviside(self, values)
+
+    def logit(self, eps: float | None = None) -> Tensor:
+        return ops.logit(self, eps)
+
     # -- activations ---------------------------------------------------------------------------
 
     def relu(self) -> Tensor:
@@ -932,6 +1037,261 @@ class Tensor:
     def diag(self, diagonal: int = 0) -> Tensor:
         return ops.diag(self, diagonal)
 
+    # -- PyTorch's everyday conveniences ------------------------------------------------------
+    # Spellings of `backprop.torch_functions` (add, sub, div with their options) and of
+    # `backprop.ops.extras`, queries of the tensor's metadata, factories of its dtype and
+    # device, and the in-place forms of common elementwise ops (under `backprop.inplace`'s
+    # rules, as `add_`).
+
+    def add(self, other: Tensor | Scalar, *, alpha: Scalar = 1) -> Tensor:
+        """`self + alpha * other`, as `torch.Tensor.add`."""
+        return torch_functions.add(self, other, alpha=alpha)
+
+    def sub(self, other: Tensor | Scalar, *, alpha: Scalar = 1) -> Tensor:
+        """`self - alpha * other`, as `torch.Tensor.sub`."""
+        return torch_functions.sub(self, other, alpha=alpha)
+
+    def mul(self, other: Tensor | Scalar) -> Tensor:
+        return ops.mul(self, other)
+
+    def div(self, other: Tensor | Scalar, *, rounding_mode: str | None = None) -> Tensor:
+        """`self / other`, true or rounded ("trunc", "floor"), as `torch.Tensor.div`."""
+        return torch_functions.div(self, other, rounding_mode=rounding_mode)
+
+    def neg(self) -> Tensor:
+        return ops.neg(self)
+
+    def positive(self) -> Tensor:
+        return extras.positive(self)
+
+    def sgn(self) -> Tensor:
+        return extras.sgn(self)
+
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: Scalar = 1) -> Tensor:
+        return extras.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Scalar = 1) -> Tensor:
+        return extras.addcdiv(self, tensor1, tensor2, value=value)
+
+    def where(self, condition: Tensor, other: Tensor | Scalar) -> Tensor:
+        """This tensor where `condition` holds, else `other`: `backprop.where(condition, self,
+        other)`."""
+        return ops.where(condition, self, other)
+
+    def int(self) -> Tensor:
+        return self.to(dtype=int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtype=bool_)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def ndimension(self) -> int:
+        return self.ndim
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all the elements (as if stored contiguously)."""
+        return self.numel() * self.dtype.itemsize
+
+    def is_contiguous(self) -> bool:
+        """True for every tensor: `contiguous()` returns the tensor itself and every op takes
+        any memory layout, so PyTorch code that checks before `view` runs unchanged."""
+        return True
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def grad_fn(self) -> Any:
+        """The Function that made this tensor in the recorded graph; None for a leaf and for a
+        tensor made outside it (grad mode off, or no input requiring grad)."""
+        return self._creator
+
+    def new_zeros(
+        self,
+        *size: int | Sequence[int],
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """Zeros of `size`, of this tensor's dtype and on its device unless given."""
+        dtype, device = self._new_options(dtype, device)
+        return creation.zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(
+        self,
+        *size: int | Sequence[int],
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """Ones of `size`, of this tensor's dtype and on its device unless given."""
+        dtype, device = self._new_options(dtype, device)
+        return creation.ones(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty(
+        self,
+        *size: int | Sequence[int],
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """An uninitialised tensor of `size`, of this tensor's dtype and on its device unless
+        given."""
+        dtype, device = self._new_options(dtype, device)
+        return creation.empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(
+        self,
+        size: Sequence[int],
+        fill_value: Scalar,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """`fill_value` everywhere in `size`, of this tensor's dtype and on its device unless
+        given."""
+        dtype, device = self._new_options(dtype, device)
+        return creation.full(size, fill_value, dtype, device, requires_grad)
+
+    def new_tensor(
+        self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A copy of `data` (outside the graph), of this tensor's dtype and on its device unless
+        given, as `torch.Tensor.new_tensor`."""
+        dtype, device = self._new_options(dtype, device)
+        if isinstance(data, Tensor):
+            data = data.detach().clone()
+        return creation.tensor(data, dtype, device, requires_grad)
+
+    def _new_options(self, dtype: Any, device: Any) -> tuple[Any, Any]:
+        """The dtype and device of a `new_*` tensor: this tensor's unless given."""
+        return (self.dtype if dtype is None else dtype), (self.device if device is None else device)
+
+    def t(self) -> Tensor:
+        return extras.t(self)
+
+    @torch_names(dim="axis")
+    def narrow(self, axis: int, start: int, length: int) -> Tensor:
+        return extras.narrow(self, axis, start, length)
+
+    @torch_names(dim="axis")
+    def unbind(self, axis: int = 0) -> tuple[Tensor, ...]:
+        return ops.unbind(self, axis)
+
+    def movedim(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        return extras.movedim(self, source, destination)
+
+    def moveaxis(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        """PyTorch's alias of `movedim`."""
+        return extras.movedim(self, source, destination)
+
+    @torch_names(dim0="axis0", dim1="axis1")
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        """PyTorch's alias of `transpose`."""
+        return ops.transpose(self, axis0, axis1)
+
+    @torch_names(dim0="axis0", dim1="axis1")
+    def swapdims(self, axis0: int, axis1: int) -> Tensor:
+        """PyTorch's alias of `transpose`."""
+        return ops.transpose(self, axis0, axis1)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return extras.reshape_as(self, other)
+
+    @torch_names(dim="axis")
+    def scatter_add(self, axis: int, index: Tensor, src: Tensor) -> Tensor:
+        return ops.scatter_add(self, axis, index, src)
+
+    @torch_names(dim="axis")
+    def scatter(
+        self, axis: int, index: Tensor, src: Tensor | Scalar | None = None, *, value: Any = None
+    ) -> Tensor:
+        return extras.scatter(self, axis, index, src, value=value)
+
+    @torch_names(dim="axis")
+    def index_add(self, axis: int, index: Tensor, source: Tensor, *, alpha: Scalar = 1) -> Tensor:
+        return extras.index_add(self, axis, index, source, alpha=alpha)
+
+    @torch_names(dim="axis")
+    def index_fill(self, axis: int, index: Tensor, value: Tensor | Scalar) -> Tensor:
+        return extras.index_fill(self, axis, index, value)
+
+    def isclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> Tensor:
+        return extras.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> bool:
+        return extras.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Tensor) -> bool:
+        return extras.equal(self, other)
+
+    @torch_names(dim="axis")
+    def count_nonzero(self, axis: int | Sequence[int] | None = None) -> Tensor:
+        return extras.count_nonzero(self, axis)
+
+    @torch_names(dim="axis")
+    def diff(
+        self,
+        n: int = 1,
+        axis: int = -1,
+        prepend: Tensor | None = None,
+        append: Tensor | None = None,
+    ) -> Tensor:
+        return extras.diff(self, n, axis, prepend, append)
+
+    def relu_(self) -> Tensor:
+        return inplace.unary_("relu_", self, lambda x: ops.activation(x, "relu"))
+
+    def sigmoid_(self) -> Tensor:
+        return inplace.unary_("sigmoid_", self, lambda x: ops.activation(x, "sigmoid"))
+
+    def tanh_(self) -> Tensor:
+        return inplace.unary_("tanh_", self, lambda x: ops.activation(x, "tanh"))
+
+    def exp_(self) -> Tensor:
+        return inplace.unary_("exp_", self, ops.exp)
+
+    def log_(self) -> Tensor:
+        return inplace.unary_("log_", self, ops.log)
+
+    def sqrt_(self) -> Tensor:
+        return inplace.unary_("sqrt_", self, ops.sqrt)
+
+    def abs_(self) -> Tensor:
+        return inplace.unary_("abs_", self, ops.abs)
+
+    def neg_(self) -> Tensor:
+        return inplace.unary_("neg_", self, ops.neg)
+
+    def clamp_min_(self, min: Scalar) -> Tensor:
+        """Raises every element below `min` to it, in place."""
+        return inplace.clamp_bound_("clamp_min_", self, min)
+
+    def clamp_max_(self, max: Scalar) -> Tensor:
+        """Lowers every element above `max` to it, in place."""
+        return inplace.clamp_bound_("clamp_max_", self, max)
+
     # -- sorting and data-dependent shapes -----------------------------------------------------
 
     @torch_names(dim="axis")
@@ -1029,4 +1389,11 @@ def common_device(op: str, tensors: Sequence[Tensor]) -> Device:
     return first
 
 
-from backprop import autograd, inplace, ops  # noqa: E402  (they build on Tensor)
+from backprop import (  # noqa: E402  (they build on Tensor)
+    autograd,
+    creation,
+    inplace,
+    ops,
+    torch_functions,
+)
+from backprop.ops import extras  # noqa: E402

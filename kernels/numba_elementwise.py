@@ -61,6 +61,31 @@ def minimum(x, y):
     return x if x <= y or x != x else y
 
 
+@cuda.jit(device=True)
+def _log2(x):
+    """log2(x) for x > 0, -inf at 0 and NaN below, as CUDA gives them (the simulator's math
+    module would raise outside the domain)."""
+    if x > 0:
+        return math.log2(x)
+    return -math.inf if x == 0 else math.nan
+
+
+@cuda.jit(device=True)
+def _log10(x):
+    """log10(x) for x > 0, -inf at 0 and NaN below, as `_log2`."""
+    if x > 0:
+        return math.log10(x)
+    return -math.inf if x == 0 else math.nan
+
+
+@cuda.jit(device=True)
+def _atanh(x):
+    """atanh on [-1, 1] (±inf at ±1), NaN outside, as CUDA."""
+    if abs(x) < 1:
+        return math.atanh(x)
+    return math.copysign(math.inf, x) if abs(x) == 1 else math.nan
+
+
 def _device(function: Callable) -> Callable:
     return cuda.jit(device=True)(function)
 
@@ -77,6 +102,18 @@ UNARY_FUNCTIONS = {
     "erf": _device(lambda x: math.erf(x)),
     "log1p": _device(lambda x: math.log1p(x)),
     "expm1": _device(lambda x: math.expm1(x)),
+    "log2": _log2,
+    "log10": _log10,
+    "sinh": _device(lambda x: math.sinh(x)),
+    "cosh": _device(lambda x: math.cosh(x)),
+    "asin": _device(lambda x: math.asin(x) if abs(x) <= 1 else math.nan),
+    "acos": _device(lambda x: math.acos(x) if abs(x) <= 1 else math.nan),
+    "atan": _device(lambda x: math.atan(x)),
+    "asinh": _device(lambda x: math.asinh(x)),
+    "acosh": _device(lambda x: math.acosh(x) if x >= 1 else math.nan),
+    "atanh": _atanh,
+    "erfc": _device(lambda x: math.erfc(x)),
+    "signbit": _device(lambda x: math.copysign(1.0, x) < 0),
 }
 
 BINARY_FUNCTIONS = {

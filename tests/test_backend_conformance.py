@@ -154,6 +154,7 @@ def test_copy_is_independent_and_assign_writes_in_place(device, dtype):
 # -- elementwise ---------------------------------------------------------------------------------
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 UNARY_REFERENCE = {
     "neg": np.negative,
@@ -167,8 +168,27 @@ UNARY_REFERENCE = {
     "erf": _erf,
     "log1p": np.log1p,
     "expm1": np.expm1,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "atan": np.arctan,
+    "asinh": np.arcsinh,
+    "acosh": np.arccosh,
+    "atanh": np.arctanh,
+    "erfc": _erfc,
+    "signbit": lambda x: np.signbit(x).astype(np.float64),
 }
-POSITIVE_ONLY = {"log", "sqrt", "log1p"}
+POSITIVE_ONLY = {"log", "sqrt", "log1p", "log2", "log10"}
+DOMAINS = {
+    "asin": (-0.95, 0.95),
+    "acos": (-0.95, 0.95),
+    "atanh": (-0.95, 0.95),
+    "acosh": (1.0, 4.0),
+}
+"""Where the ops defined on an interval are tested (the simulator raises outside it)."""
 
 
 def test_reference_tables_cover_the_contract():
@@ -184,8 +204,12 @@ def test_reference_tables_cover_the_contract():
 def test_unary(device, op, dtype):
     b = device.backend
     host = randn((3, 4), seed=4, low=0.1, high=3.0) if op in POSITIVE_ONLY else randn((3, 4), 4)
+    if op in DOMAINS:
+        host = randn((3, 4), 4, *DOMAINS[op])
     if op in ("sign", "abs"):
         host[0, 0] = 0.0
+    if op == "signbit":
+        host[0, 0] = -0.0
     result = get(b, b.unary(op, put(b, host, dtype)))
     assert_close(result, UNARY_REFERENCE[op](rounded(host, dtype)), dtype, err_msg=op)
 

@@ -146,7 +146,9 @@ def test_unary_matches_numpy(nb, ref, op, rng):
     x = rng.uniform(0.1, 2.0, size=(2, 5)) * np.where(rng.random((2, 5)) < 0.5, -1, 1)
     if op in ("log", "sqrt", "log1p"):  # the simulator's math raises outside the domain
         x = np.abs(x)
-    check(nb, nb.unary(op, nb.from_host(x)), ref.unary(op, x))
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN outside asin's domain, ...
+        expected = ref.unary(op, x)
+    check(nb, nb.unary(op, nb.from_host(x)), expected)
 
 
 @needs_numba

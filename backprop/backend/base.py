@@ -40,7 +40,33 @@ OUTPUT_ONLY_BACKWARD = frozenset({"relu", "sigmoid", "tanh"})
 """Activations whose `act_backward` reads only the output `y`: a caller without the input may
 pass `y` for `x` (the fused bias+activation backward then skips recomputing `x + bias`)."""
 
-UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "erf", "log1p", "expm1")
+UNARY_OPS = (
+    "neg",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sign",
+    "sin",
+    "cos",
+    "erf",
+    "log1p",
+    "expm1",
+    "log2",
+    "log10",
+    "sinh",
+    "cosh",
+    "asin",
+    "acos",
+    "atan",
+    "asinh",
+    "acosh",
+    "atanh",
+    "erfc",
+    "signbit",
+)
+"""Elementwise math in the input's float dtype. `signbit` is 1 where the sign bit is set (on
+-0.0 and negative NaN too, which comparisons cannot see) and 0 elsewhere."""
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 REDUCE_OPS = ("sum", "mean", "max", "min")
@@ -49,6 +75,17 @@ SOFTPLUS_THRESHOLD = 20.0
 """Above beta * x > threshold softplus is the identity, as in PyTorch."""
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_NUMPY_NAMES = {
+    "asin": "arcsin",
+    "acos": "arccos",
+    "atan": "arctan",
+    "asinh": "arcsinh",
+    "acosh": "arccosh",
+    "atanh": "arctanh",
+}
+"""The NumPy (and CuPy) names of the unary ops that NumPy spells differently."""
+_ERFC_UNDERFLOW = 28.0
+"""erfc(28) = exp(-784) / ... is below the smallest float64, so larger x are clamped to it."""
 _GELU_TANH_C = 0.044715
 
 
@@ -129,7 +166,11 @@ class Backend:
             return xp.negative(x)
         if op == "erf":
             return self.erf(x)
-        return getattr(xp, op)(x)
+        if op == "erfc":
+            return self.erfc(x)
+        if op == "signbit":
+            return xp.signbit(x).astype(x.dtype)
+        return getattr(xp, _NUMPY_NAMES.get(op, op))(x)
 
     def binary(self, op: str, x: Any, y: Any) -> Any:
         xp = self.xp
@@ -347,6 +388,27 @@ class Backend:
         """The error function of NumPy arrays, vectorised in `special` (NumPy has none; a GPU
         backend uses the device's `erf`)."""
         return special.erf(x)
+
+    def erfc(self, x: Any) -> Any:
+        """1 - erf(x) without the cancellation that loses every digit for large x: Cody's
+        rationals (`special`) in float64, written with `xp` alone so that they run on every
+        array module; 1 - erf(x) below |x| = 0.46875, and 2 - erfc(-x) for negative x."""
+        xp = self.xp
+        wide = x.astype(np.float64)
+        y = xp.abs(wide)
+        middle = xp.clip(y, special._NEAR, special._MIDDLE)
+        middle_value = special._rational(special._MIDDLE_P, special._MIDDLE_Q, middle)
+        middle_value *= xp.exp(-middle * middle)
+        far = xp.clip(y, special._MIDDLE, _ERFC_UNDERFLOW)  # erfc is 0 from there on
+        z = 1.0 / (far * far)
+        scaled = special._ONE_OVER_SQRT_PI - z * special._rational(
+            special._FAR_P, special._FAR_Q, z
+        )
+        far_value = scaled / far * xp.exp(-far * far)
+        tail = xp.where(y > special._MIDDLE, far_value, middle_value)
+        tail = xp.where(wide < 0, 2.0 - tail, tail)
+        near = 1.0 - self.erf(wide)
+        return xp.where(y <= special._NEAR, near, tail).astype(x.dtype, copy=False)
 
     def _sigmoid(self, x: Any) -> Any:
         # Written to never overflow: exp of a non-positive number only.

@@ -1,9 +1,13 @@
-"""Activation layers: each wraps the function of the same name in `backprop.nn.functional`."""
+"""Activation layers: each wraps the function of the same name in `backprop.nn.functional`.
+
+Those PyTorch gives `inplace=` take it too, as `_InplaceActivation`: the function then writes
+its result into the input where autograd is not involved (`backprop.inplace.inplace_result`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from backprop import inplace as in_place
 from backprop.creation import full
 from backprop.nn import functional as F
 from backprop.nn.module import Module, check_sizes
@@ -11,24 +15,40 @@ from backprop.nn.parameter import Parameter
 from backprop.tensor import Tensor
 
 
-class ReLU(Module):
+class _InplaceActivation(Module):
+    """An activation with PyTorch's `inplace` flag, checked, and shown in the repr when set."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        in_place.check_inplace_flag(type(self).__name__, inplace)
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return in_place.inplace_repr(self._options_repr(), self.inplace)
+
+    def _options_repr(self) -> str:
+        """The layer's options other than `inplace`, as its repr shows them."""
+        return ""
+
+
+class ReLU(_InplaceActivation):
     """max(x, 0)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input)
+        return F.relu(input, self.inplace)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_InplaceActivation):
     """x where x > 0, else negative_slope * x."""
 
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__()
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__(inplace)
         self.negative_slope = negative_slope
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
-    def extra_repr(self) -> str:
+    def _options_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
 
@@ -60,11 +80,11 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """x * sigmoid(x), also called swish."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
 
 class Softplus(Module):
@@ -81,17 +101,17 @@ class Softplus(Module):
         return f"beta={self.beta}"
 
 
-class ELU(Module):
+class ELU(_InplaceActivation):
     """x where x > 0, else alpha * (exp(x) - 1)."""
 
-    def __init__(self, alpha: float = 1.0):
-        super().__init__()
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(inplace)
         self.alpha = alpha
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
-    def extra_repr(self) -> str:
+    def _options_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 
@@ -148,26 +168,25 @@ class Softmax2d(Module):
         return F.softmax(input, -3)
 
 
-class Threshold(Module):
+class Threshold(_InplaceActivation):
     """x where x > threshold, else `value`."""
 
     def __init__(self, threshold: float, value: float, inplace: bool = False):
-        super().__init__()
-        self.threshold, self.value, self.inplace = threshold, value, inplace
+        super().__init__(inplace)
+        self.threshold, self.value = threshold, value
 
     def forward(self, input: Tensor) -> Tensor:
         return F.threshold(input, self.threshold, self.value, self.inplace)
 
-    def extra_repr(self) -> str:
-        inplace = ", inplace=True" if self.inplace else ""
-        return f"threshold={self.threshold}, value={self.value}{inplace}"
+    def _options_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}"
 
 
-class Hardtanh(Module):
+class Hardtanh(_InplaceActivation):
     """x limited to [min_val, max_val]; the gradient is 0 at the limits, as in PyTorch."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
-        super().__init__()
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__(inplace)
         if not max_val > min_val:
             raise ValueError(
                 f"{type(self).__name__}: max_val ({max_val}) must be greater than min_val "
@@ -176,63 +195,69 @@ class Hardtanh(Module):
         self.min_val, self.max_val = min_val, max_val
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
-    def extra_repr(self) -> str:
+    def _options_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
 class ReLU6(Hardtanh):
     """min(max(x, 0), 6)."""
 
-    def __init__(self):
-        super().__init__(0.0, 6.0)
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def _options_repr(self) -> str:
+        return ""
+
+
+class Hardsigmoid(_InplaceActivation):
+    """0 up to -3, 1 from 3, (x + 3) / 6 in between (its repr omits `inplace`, as PyTorch's)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardsigmoid(input, self.inplace)
 
     def extra_repr(self) -> str:
         return ""
 
 
-class Hardsigmoid(Module):
-    """0 up to -3, 1 from 3, (x + 3) / 6 in between."""
+class Hardswish(_InplaceActivation):
+    """x * hardsigmoid(x), MobileNetV3's activation (its repr omits `inplace`, as PyTorch's)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input)
+        return F.hardswish(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return ""
 
 
-class Hardswish(Module):
-    """x * hardsigmoid(x), MobileNetV3's activation."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input)
-
-
-class Mish(Module):
+class Mish(_InplaceActivation):
     """x * tanh(softplus(x))."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input)
+        return F.mish(input, self.inplace)
 
 
-class SELU(Module):
+class SELU(_InplaceActivation):
     """scale * elu(x, alpha) with the self-normalising constants."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input)
+        return F.selu(input, self.inplace)
 
 
-class CELU(Module):
+class CELU(_InplaceActivation):
     """x where x > 0, else alpha * (exp(x / alpha) - 1)."""
 
-    def __init__(self, alpha: float = 1.0):
-        super().__init__()
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(inplace)
         if alpha == 0:
             raise ValueError("CELU: alpha must not be 0 (it divides x)")
         self.alpha = alpha
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
-    def extra_repr(self) -> str:
+    def _options_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from backprop import inplace as in_place
 from backprop import ops
 from backprop.nn.functional._checks import _cells, _float_input, _tensor_argument
 from backprop.ops.common import normalize_axis
 from backprop.tensor import Tensor
 
+# `inplace=` is PyTorch's option, as `backprop.inplace.inplace_result` takes it: the result is
+# written into the input only where autograd is not involved.
+#
 # The activations are composed of `where` selections and the existing activations, so the
 # gradient at a kink is that of the branch `where` picks there; the comparisons are chosen to
 # give PyTorch's gradients at the kinks.
@@ -25,7 +29,9 @@ def _clip(x: Tensor, low: float, high: float) -> Tensor:
     return ops.where(ops.compare("le", x, low), low, ops.where(ops.compare("ge", x, high), high, x))
 
 
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
     """`input` limited to [min_val, max_val]; the gradient is 1 strictly between them and 0 at
     them, as in PyTorch."""
     _float_input("hardtanh", input)
@@ -33,40 +39,43 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
         raise ValueError(
             f"hardtanh: min_val must not be greater than max_val, got {min_val} > {max_val}"
         )
-    return _clip(input, min_val, max_val)
+    return in_place.inplace_result("hardtanh", input, _clip(input, min_val, max_val), inplace)
 
 
-def relu6(input: Tensor) -> Tensor:
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6): hardtanh on [0, 6]."""
     _float_input("relu6", input)
-    return _clip(input, 0.0, 6.0)
+    return in_place.inplace_result("relu6", input, _clip(input, 0.0, 6.0), inplace)
 
 
-def hardsigmoid(input: Tensor) -> Tensor:
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """A piecewise-linear sigmoid: 0 up to -3, 1 from 3, (x + 3) / 6 in between."""
     _float_input("hardsigmoid", input)
-    return _clip(input + 3.0, 0.0, 6.0) / 6.0
+    result = _clip(input + 3.0, 0.0, 6.0) / 6.0
+    return in_place.inplace_result("hardsigmoid", input, result, inplace)
 
 
-def hardswish(input: Tensor) -> Tensor:
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * hardsigmoid(x); its gradient is 0 at -3 and 1 at 3, as in PyTorch."""
     _float_input("hardswish", input)
-    return input * hardsigmoid(input)
+    return in_place.inplace_result("hardswish", input, input * hardsigmoid(input), inplace)
 
 
-def mish(input: Tensor) -> Tensor:
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
     _float_input("mish", input)
-    return input * ops.activation(ops.activation(input, "softplus"), "tanh")
+    result = input * ops.activation(ops.activation(input, "softplus"), "tanh")
+    return in_place.inplace_result("mish", input, result, inplace)
 
 
-def selu(input: Tensor) -> Tensor:
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
     _float_input("selu", input)
-    return SELU_SCALE * ops.activation(input, "elu", SELU_ALPHA)
+    result = SELU_SCALE * ops.activation(input, "elu", SELU_ALPHA)
+    return in_place.inplace_result("selu", input, result, inplace)
 
 
-def celu(input: Tensor, alpha: float = 1.0) -> Tensor:
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha * (exp(x / alpha) - 1): alpha * elu(x / alpha). Any alpha but
     0 is taken, a negative one too, as in PyTorch."""
     _float_input("celu", input)
@@ -75,7 +84,7 @@ def celu(input: Tensor, alpha: float = 1.0) -> Tensor:
     positive = ops.compare("gt", input, 0.0)
     # exp only ever sees the non-positive inputs, so the branch `where` drops cannot overflow
     negative = alpha * ops.expm1(ops.where(positive, 0.0, input) / alpha)
-    return ops.where(positive, input, negative)
+    return in_place.inplace_result("celu", input, ops.where(positive, input, negative), inplace)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -163,8 +172,7 @@ def softmin(
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """x where x > threshold, else `value`; the gradient is 1 where x > threshold, else 0.
-    `inplace=True` writes the result into `input` (under `backprop.inplace`'s rules)."""
+    """x where x > threshold, else `value`; the gradient is 1 where x > threshold, else 0."""
     _float_input("threshold", input)
     out = ops.where(ops.compare("gt", input, threshold), input, value)
-    return input.copy_(out) if inplace else out
+    return in_place.inplace_result("threshold", input, out, inplace)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from backprop import inplace as in_place
 from backprop import ops
 from backprop.functional import check_dropout_probability, dropout_keep_mask
 from backprop.nn.functional._checks import _float_input
@@ -31,6 +32,7 @@ def dropout1d(
     input: Tensor,
     p: float = 0.5,
     training: bool = True,
+    inplace: bool = False,
     *,
     generator: np.random.Generator | None = None,
 ) -> Tensor:
@@ -42,13 +44,15 @@ def dropout1d(
         raise ValueError(
             f"dropout1d: expected an (N, C, L) or unbatched (C, L) input, got {input.shape}"
         )
-    return _channel_dropout(input, p, training, generator, input.ndim - 2)
+    result = _channel_dropout(input, p, training, generator, input.ndim - 2)
+    return in_place.inplace_result("dropout1d", input, result, inplace)
 
 
 def dropout2d(
     input: Tensor,
     p: float = 0.5,
     training: bool = True,
+    inplace: bool = False,
     *,
     generator: np.random.Generator | None = None,
 ) -> Tensor:
@@ -62,13 +66,15 @@ def dropout2d(
             f"dropout2d: expected an (N, C, H, W) or (N, C, L) input, got {input.shape}; "
             "use dropout for other shapes"
         )
-    return _channel_dropout(input, p, training, generator, 1)
+    result = _channel_dropout(input, p, training, generator, 1)
+    return in_place.inplace_result("dropout2d", input, result, inplace)
 
 
 def alpha_dropout(
     input: Tensor,
     p: float = 0.5,
     training: bool = False,
+    inplace: bool = False,
     *,
     generator: np.random.Generator | None = None,
 ) -> Tensor:
@@ -76,12 +82,14 @@ def alpha_dropout(
     an affine map keeps the mean and variance of a standard normal input, as in PyTorch."""
     check_dropout_probability("alpha_dropout", p)
     _float_input("alpha_dropout", input)
+    in_place.check_inplace_flag("alpha_dropout", inplace)
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
+        return in_place.inplace_result("alpha_dropout", input, input * 0.0, inplace)
     saturation = SELU_ALPHA * SELU_SCALE
     scale = 1.0 / math.sqrt((saturation * saturation * p + 1) * (1 - p))
     keep = dropout_keep_mask(input, input.shape, p, generator)
     kept = input * scale + saturation * scale * p
-    return ops.where(keep, kept, saturation * scale * (p - 1))
+    result = ops.where(keep, kept, saturation * scale * (p - 1))
+    return in_place.inplace_result("alpha_dropout", input, result, inplace)
