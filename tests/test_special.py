@@ -1,6 +1,7 @@
-"""The NumPy backend's numerically delicate elementwise code: the vectorised `erf` (Cody's
-algorithm) against `math.erf`, the branch-free `select` against `np.where`, and sigmoid and the
-ReLU gradient, which are built on them or written for speed, against exact references.
+"""The NumPy backend's numerically delicate elementwise code: the vectorised `erf` and `erfc`
+(Cody's algorithm) against `math.erf` and `math.erfc`, the branch-free `select` against
+`np.where`, and sigmoid and the ReLU gradient, which are built on them or written for speed,
+against exact references.
 """
 
 from __future__ import annotations
@@ -61,6 +62,24 @@ ERF_POINTS = {
 def test_erf_matches_math_erf_to_1e_15_relative(points, sign):
     x = sign * points
     assert_relative_error_below(special.erf(x), math_erf(x), 1e-15)
+
+
+def math_erfc(x: np.ndarray) -> np.ndarray:
+    return np.array([math.erfc(v) for v in np.asarray(x, np.float64).ravel()]).reshape(x.shape)
+
+
+@pytest.mark.parametrize("points", ERF_POINTS.values(), ids=ERF_POINTS.keys())
+@pytest.mark.parametrize("sign", [1.0, -1.0], ids=["positive", "negative"])
+@pytest.mark.filterwarnings("error")
+def test_erfc_matches_math_erfc_to_1e_13_relative_where_1_minus_erf_would_lose_it(points, sign):
+    x = sign * points[::10]
+    assert_relative_error_below(special.erfc(x), math_erfc(x), 1e-13)
+
+
+def test_erfc_special_values_and_its_underflow_to_exactly_zero():
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 27.3, 28.0, 1e300])
+    np.testing.assert_array_equal(special.erfc(x), [1.0, 1.0, 0.0, 2.0, np.nan, 0.0, 0.0, 0.0])
+    assert special.erfc(np.float32(3.0)).dtype == np.float32
 
 
 def test_erf_special_values():

@@ -211,6 +211,7 @@ class CupyBackend(Backend):
         self._functions: dict[str, Any] = {}
         self._cublas_handle: int | None = None
         self._erf = cupy.ElementwiseKernel("T x", "T y", "y = erf(x)", "backprop_erf")
+        self._erfc = cupy.ElementwiseKernel("T x", "T y", "y = erfc(x)", "backprop_erfc")
 
     # -- host transfer -----------------------------------------------------------------------
 
@@ -368,6 +369,10 @@ class CupyBackend(Backend):
     def erf(self, x: Any) -> Any:
         """The device's `erf`, one elementwise kernel."""
         return self._erf(x)
+
+    def erfc(self, x: Any) -> Any:
+        """The device's `erfc`, one elementwise kernel."""
+        return self._erfc(x)
 
     def softmax_cross_entropy_forward(
         self, logits: Any, targets: Any, label_smoothing: float = 0.0, ignore_index: int = -100

@@ -1,6 +1,6 @@
 """Vectorised special functions for NumPy arrays, which NumPy lacks, and a branch-free select.
 
-`erf` follows W. J. Cody, "Rational Chebyshev approximations for the error function",
+`erf` and `erfc` follow W. J. Cody, "Rational Chebyshev approximations for the error function",
 Mathematics of Computation 23 (1969), 631-638, with the coefficients of his SPECFUN routine
 CALERF (https://www.netlib.org/specfun/erf). Each rational is p(z) / q(z) with coefficients
 listed from the highest power down; q is monic, so its leading 1 is not listed.
@@ -16,8 +16,9 @@ _NEAR = 0.46875
 _MIDDLE = 4.0
 """Cody's second breakpoint: between the two, erfc(y) = exp(-y²) p(y) / q(y)."""
 
-_ERFC_UNDERFLOW = 27.0
-"""Above this erfc(y) underflows to 0 (and erf(x) is ±1), so larger |x| are clamped to it."""
+_ERFC_UNDERFLOW = 28.0
+"""From here on erfc(y) underflows to exactly 0 in float64 (and erf(x) is ±1), so larger |x|
+are clamped to it."""
 
 _BLOCK = 8192
 """Elements per block: 64 KiB temporaries, which stay in the CPU's cache and under malloc's
@@ -87,6 +88,22 @@ def erf(x: np.ndarray) -> np.ndarray:
     for start in range(0, flat.size, _BLOCK):
         block = flat[start : start + _BLOCK].astype(np.float64, copy=False)
         out[start : start + _BLOCK] = _erf_block(block)
+    return out.reshape(x.shape)
+
+
+def erfc(x: np.ndarray) -> np.ndarray:
+    """1 - erf(x) of a float array, elementwise, in its dtype, without the cancellation that
+    loses every digit of 1 - erf(x) for large x: Cody's erfc for |x| above 0.46875 (and
+    2 - erfc(-x) for negative x), 1 - erf(x) below."""
+    x = np.asarray(x)
+    flat = x.reshape(-1)
+    out = np.empty(flat.shape, x.dtype)
+    for start in range(0, flat.size, _BLOCK):
+        block = flat[start : start + _BLOCK].astype(np.float64, copy=False)
+        y = np.abs(block)
+        tail = _erfc(y)
+        tail = select(block < 0, 2.0 - tail, tail)
+        out[start : start + _BLOCK] = select(y <= _NEAR, 1.0 - _erf_block(block), tail)
     return out.reshape(x.shape)
 
 
