@@ -289,7 +289,7 @@ def test_repr_is_an_indented_tree_like_pytorch():
         "  (0): Linear(in_features=4, out_features=3, bias=True)\n"
         "  (1): Sequential(\n"
         "    (0): ReLU()\n"
-        "    (1): Dropout(p=0.1)\n"
+        "    (1): Dropout(p=0.1, inplace=False)\n"
         "  )\n"
         ")"
     )

@@ -213,7 +213,7 @@ def test_default_reprs_match_torch_but_dropout_leaves_out_inplace_false():
     assert repr(nn.ReLU6()) == repr(torch.nn.ReLU6())
     assert repr(nn.LeakyReLU()) == repr(torch.nn.LeakyReLU())
     assert repr(nn.Hardtanh(-2.0, 1.0)) == repr(torch.nn.Hardtanh(-2.0, 1.0))
-    assert repr(nn.Dropout(0.1)) == "Dropout(p=0.1)"
+    assert repr(nn.Dropout(0.1)) == "Dropout(p=0.1, inplace=False)"
 
 
 def test_dropout_layers_with_inplace_overwrite_the_input_in_evaluation_and_under_no_grad():

@@ -24,7 +24,7 @@ class _DropoutNd(Module):
         self.p, self.inplace = p, inplace
 
     def extra_repr(self) -> str:
-        return in_place.inplace_repr(f"p={self.p}", self.inplace)
+        return f"p={self.p}, inplace={self.inplace}"  # torch shows both, always
 
 
 class Dropout(_DropoutNd):
