@@ -1,5 +1,5 @@
 """In-place Tensor operations (`x[mask] = 0`, `w.add_(g, alpha=-lr)`, `t.fill_(1)`, `x += 1`)
-with PyTorch's rule for autograd, less the version counters.
+with PyTorch's rules for autograd: version counters, but no in-place ops recorded in the graph.
 
 Each op writes into the tensor's own backend array (`backend.assign`, `backend.setitem`) and
 returns the tensor, so every alias of that array sees the change, as in PyTorch: `detach()`
@@ -10,10 +10,14 @@ A write is allowed when autograd cannot need the old value: grad mode is off (`w
 backprop.no_grad():`, the way to update a parameter), or neither the tensor nor the value
 written requires grad. Otherwise it is refused with a RuntimeError: a leaf that requires grad
 (PyTorch refuses it too), and a tensor made by a recorded op or a value that requires grad
-(PyTorch allows these and tracks them with version counters; backprop keeps none, so use the
-out-of-place form: `x = x.masked_fill(mask, v)`, `backprop.where(mask, v, x)`, `x = x + y`).
-What it cannot see: overwriting a tensor that does not require grad but that an op saved for
-its backward (`x` in `y = x * w`) changes the gradient that backward then computes.
+(PyTorch records such writes in the graph; backprop does not, so use the out-of-place form:
+`x = x.masked_fill(mask, v)`, `backprop.where(mask, v, x)`, `x = x + y`).
+
+Every write counts in the tensor's `_version`. A recorded op notes its inputs' versions, and
+backward refuses to run one whose inputs were written since (`x` in `y = x * w`, or a parameter
+stepped between two backward passes of one graph), as PyTorch's version counters do; ops whose
+gradient needs their inputs' shapes only (add, reshape, indexing, sum) are not checked, as in
+PyTorch. A write through another alias of the memory (`detach()`, a view) is not counted.
 """
 
 from __future__ import annotations
@@ -75,15 +79,14 @@ def check_writable(op: str, tensor: Tensor, value: Any = None) -> None:
     if tensor.requires_grad:
         raise RuntimeError(
             f"{op}: this tensor (shape {tensor.shape}) was made by {tensor._creator.name}, an op "
-            "recorded for backward; backprop does not track in-place changes to tensors of the "
-            "graph (PyTorch does, with version counters), so use the out-of-place form "
-            f"`{instead}`"
+            "recorded for backward; backprop does not record in-place changes to tensors of the "
+            f"graph (PyTorch does), so use the out-of-place form `{instead}`"
         )
     if isinstance(value, Tensor) and value.requires_grad:
         raise RuntimeError(
             f"{op}: the value written (shape {value.shape}) requires grad; backprop does not "
-            "record in-place writes in the graph (PyTorch does, with version counters), so use "
-            f"the out-of-place form `{instead}`, or write value.detach()"
+            f"record in-place writes in the graph (PyTorch does), so use the out-of-place form "
+            f"`{instead}`, or write value.detach()"
         )
 
 
@@ -252,6 +255,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any 
     `backprop.random` by default), as `nn.init.normal_`."""
     check_writable("normal_", tensor)
     _check_not_broadcast("normal_", tensor)
+    tensor._version += 1
     return init.normal_(tensor, mean, std, generator)
 
 
@@ -260,6 +264,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = No
     `backprop.random` by default), as `nn.init.uniform_`."""
     check_writable("uniform_", tensor)
     _check_not_broadcast("uniform_", tensor)
+    tensor._version += 1
     return init.uniform_(tensor, a, b, generator)
 
 
@@ -295,8 +300,8 @@ def inplace_result(op: str, input: Tensor, result: Tensor, inplace: bool) -> Ten
     `inplace=False`: `result`. `inplace=True`: `result` written into `input`'s own memory and
     `input` returned, where autograd cannot need the old values (grad mode off, or neither
     requires grad), as PyTorch does. Where autograd is involved the write is not made and
-    `result`, computed out of place, is returned: backprop keeps no version counters to
-    record it (see the module docstring), so the option then saves no memory, and code that
+    `result`, computed out of place, is returned: backprop does not record in-place ops in
+    the graph (see the module docstring), so the option then saves no memory, and code that
     relies on `input` being changed (not on the value returned) does not see the change; the
     values and gradients of the returned tensor are PyTorch's. A leaf that requires grad is
     not refused, unlike in PyTorch."""
@@ -340,6 +345,7 @@ def setitem(tensor: Tensor, index: Any, value: Tensor | Scalar) -> None:
     else:
         raise TypeError(f"setitem: value must be a number or a Tensor, got {type(value).__name__}")
     _check_not_broadcast("setitem", tensor)
+    tensor._version += 1
     element_value = _element_value_shape(tensor, index, value)
     if element_value is not None:
         backend = tensor.backend
@@ -385,6 +391,7 @@ def _write(op: str, tensor: Tensor, value: Any) -> None:
     the tensor's own array."""
     _check_not_broadcast(op, tensor)
     tensor.backend.assign(tensor.data, value)
+    tensor._version += 1
 
 
 def _check_not_broadcast(op: str, tensor: Tensor) -> None:

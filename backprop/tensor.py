@@ -119,6 +119,7 @@ class Tensor:
         "_retains_grad",
         "_grad_hooks",
         "_post_accumulate_grad_hooks",
+        "_version",
         "__weakref__",
     )
     __array_priority__ = 1000
@@ -162,6 +163,7 @@ class Tensor:
         self._retains_grad = False
         self._grad_hooks: list | None = None
         self._post_accumulate_grad_hooks: list | None = None
+        self._version = 0  # in-place writes so far; autograd checks it (`Function`)
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -306,8 +308,9 @@ class Tensor:
     # -- in-place operations -------------------------------------------------------------------
     # Each writes into this tensor's own array and returns it; `backprop.inplace` has the rules
     # (refused where autograd would need the old value: a leaf that requires grad outside
-    # `no_grad`, or a tensor of the graph, which PyTorch tracks with version counters and we
-    # do not; use the out-of-place form there, such as `x = x.masked_fill(mask, value)`).
+    # `no_grad`, or a tensor of the graph, whose in-place change PyTorch records and we do
+    # not; use the out-of-place form there, such as `x = x.masked_fill(mask, value)`), and
+    # each counts in `_version`, which backward checks.
 
     def __setitem__(self, index: Any, value: Tensor | Scalar) -> None:
         """`x[index] = value`: index as `x[index]` takes it, value broadcast and cast."""

@@ -2,15 +2,14 @@
 
 `inplace=True` on the activation and dropout functions and layers gives PyTorch's outputs and
 gradients: where autograd is involved the result is computed out of place and the input is left
-as it was (backprop keeps no version counters); under `no_grad`, or with nothing requiring
-grad, the result is written into the input, which is returned. Layer reprs show `inplace=True`
-as PyTorch's do. The Tensor methods (t, add/sub/mul/div with their options, narrow, movedim,
-scatter, index_add, diff, isclose, new_zeros, ...) and the module-level functions (movedim,
-narrow, allclose, isclose, equal, count_nonzero, diff, addcmul, addcdiv, std_mean, var_mean)
-give PyTorch's values and, where differentiable, gradients (float64, rtol 1e-10), pass
-`gradcheck`, and run on every backend. The in-place unary methods (relu_, exp_, ...) follow
-`add_`'s rules.
-"""
+as it was (backprop does not record in-place ops in the graph); under `no_grad`, or with nothing
+requiring grad, the result is written into the input, which is returned. Layer reprs show
+`inplace=True` as PyTorch's do. The Tensor methods (t, add/sub/mul/div with their options,
+narrow, movedim, scatter, index_add, diff, isclose, new_zeros, ...) and the module-level
+functions (movedim, narrow, allclose, isclose, equal, count_nonzero, diff, addcmul, addcdiv,
+std_mean, var_mean) give PyTorch's values and, where differentiable, gradients (float64, rtol
+1e-10), pass `gradcheck`, and run on every backend. The in-place unary methods (relu_, exp_,
+...) follow `add_`'s rules."""
 
 from __future__ import annotations
 

@@ -91,6 +91,10 @@ class Function:
 
     inputs: tuple[Tensor, ...] | None
     materialize_grads = True
+    reads_input_values = True
+    """False for an op whose backward uses its inputs' shapes, dtypes and devices only (add,
+    reshape, ...): writing into an input in place after the op then leaves its gradient right,
+    so backward does not check the input's version (see `_check_versions`)."""
 
     @property
     def name(self) -> str:
@@ -108,6 +112,7 @@ class Function:
         results = tuple(Tensor._make(out, device, requires_grad) for out in outputs)
         if requires_grad:
             self.inputs = inputs
+            self.input_versions = tuple(t._version for t in inputs)
             self.needs_input_grad = tuple(t.requires_grad for t in inputs)
             self.outputs = tuple(weakref.ref(r) for r in results)
             self.output_meta = tuple((r.shape, r.dtype) for r in results)
@@ -234,6 +239,22 @@ def _seeds(op: str, outputs: list[Tensor], grads: Any) -> list[Tensor]:
     return seeds
 
 
+def _check_versions(fn: Function) -> None:
+    """Refuses a backward whose inputs were written in place after `fn` used them, as PyTorch
+    does with its version counters: the gradient would silently be computed from the new
+    values. Writes through another view of the same memory are not seen."""
+    if not fn.reads_input_values:
+        return
+    for index, (tensor, version) in enumerate(zip(fn.inputs, fn.input_versions)):
+        if tensor._version != version:
+            raise RuntimeError(
+                f"backward: input {index} of {fn.name} (shape {tensor.shape}, {tensor.dtype}) "
+                f"was changed in place after {fn.name} used it (version {version}, now "
+                f"{tensor._version}), and {fn.name}'s gradient needs its old values; write "
+                "the change out of place (`x = x * 2`), or use a clone in the forward"
+            )
+
+
 def _topological_order(roots: list[Function]) -> list[Function]:
     """Every Function reachable from `roots`, each before the Functions that made its inputs."""
     finished: list[Function] = []
@@ -313,6 +334,7 @@ def _run(
             _note_output_grads(fn, grads, targets, found)
             if needed is not None and id(fn) not in needed:
                 continue
+            _check_versions(fn)
             input_grads = fn.backward(*grads)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)

@@ -25,6 +25,8 @@ from backprop.tensor import FLOAT_DTYPES, Tensor, bool_, common_device, float32
 
 
 class Add(Function):
+    reads_input_values = False
+
     def forward(self, x, y):
         return self.backend.binary("add", x, y)
 
@@ -34,6 +36,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    reads_input_values = False
+
     def forward(self, x, y):
         return self.backend.binary("sub", x, y)
 
@@ -85,6 +89,8 @@ class Pow(Function):
 
 
 class Neg(Function):
+    reads_input_values = False
+
     def forward(self, x):
         return self.backend.unary("neg", x)
 

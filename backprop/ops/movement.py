@@ -16,6 +16,8 @@ from backprop.tensor import Tensor, common_device, torch_names
 
 
 class Reshape(Function):
+    reads_input_values = False
+
     def __init__(self, shape: tuple[int, ...]):
         self.shape = shape
 
@@ -27,6 +29,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    reads_input_values = False
+
     def __init__(self, axes: tuple[int, ...]):
         self.axes = axes
 
@@ -38,6 +42,8 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    reads_input_values = False
+
     def __init__(self, shape: tuple[int, ...]):
         self.shape = shape
 
@@ -50,6 +56,8 @@ class BroadcastTo(Function):
 
 class SumTo(Function):
     """Sums a broadcast result back down to `shape`: the gradient of broadcasting."""
+
+    reads_input_values = False
 
     def __init__(self, shape: tuple[int, ...]):
         self.shape = shape
@@ -67,6 +75,8 @@ class SumTo(Function):
 
 
 class GetItem(Function):
+    reads_input_values = False
+
     def __init__(self, index: tuple):
         self.index = index
 
@@ -94,6 +104,8 @@ class IndexAdd(Function):
 
 
 class Gather(Function):
+    reads_input_values = False
+
     def __init__(self, axis: int, index: Any):
         self.axis, self.index = axis, index
 
@@ -121,6 +133,8 @@ class ScatterAdd(Function):
 
 
 class Concatenate(Function):
+    reads_input_values = False
+
     def __init__(self, axis: int):
         self.axis = axis
 
@@ -138,6 +152,8 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    reads_input_values = False
+
     def __init__(self, axis: int):
         self.axis = axis
 
@@ -154,6 +170,8 @@ class Unbind(Function):
     slices' gradients in one op, where slicing one at a time would give each slice a backward
     that builds a zero array as large as the whole input."""
 
+    reads_input_values = False
+
     def __init__(self, axis: int):
         self.axis = axis
 
@@ -166,6 +184,8 @@ class Unbind(Function):
 
 
 class AsType(Function):
+    reads_input_values = False
+
     def __init__(self, dtype: np.dtype):
         self.dtype = dtype
 
@@ -178,6 +198,8 @@ class AsType(Function):
 
 class ToDevice(Function):
     """A copy on `target`; the gradient goes back to the source device."""
+
+    reads_input_values = False
 
     def __init__(self, target: Device):
         self.output_device = target

@@ -21,6 +21,7 @@ class Reduce(Function):
 
     def __init__(self, op: str, axes: tuple[int, ...], keepdims: bool):
         self.op, self.axes, self.keepdims = op, axes, keepdims
+        self.reads_input_values = op in ("max", "min")  # a sum's gradient needs the shape only
 
     @property
     def name(self) -> str:
