@@ -13,11 +13,14 @@ written requires grad. Otherwise it is refused with a RuntimeError: a leaf that 
 (PyTorch records such writes in the graph; backprop does not, so use the out-of-place form:
 `x = x.masked_fill(mask, v)`, `backprop.where(mask, v, x)`, `x = x + y`).
 
-Every write counts in the tensor's `_version`. A recorded op notes its inputs' versions, and
-backward refuses to run one whose inputs were written since (`x` in `y = x * w`, or a parameter
-stepped between two backward passes of one graph), as PyTorch's version counters do; ops whose
-gradient needs their inputs' shapes only (add, reshape, indexing, sum) are not checked, as in
-PyTorch. A write through another alias of the memory (`detach()`, a view) is not counted.
+Every write counts in the tensor's `_version` (an optimizer step counts too). A recorded op
+notes its inputs' versions, and backward refuses to run one whose inputs were written since
+(`x` in `y = x * w`, or a parameter stepped between two backward passes of one graph), as
+PyTorch's version counters do. Ops whose gradient needs their inputs' shapes only (add, reshape,
+indexing, sum) are not checked, as in PyTorch; the others check every input, where PyTorch
+checks the ones it saved, so a few backward passes PyTorch runs are refused here (`ones @ w`,
+`w` written in between), never the reverse. A write through another alias of the memory
+(`detach()`, a view) is not counted.
 """
 
 from __future__ import annotations

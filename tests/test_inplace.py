@@ -16,7 +16,7 @@ import pytest
 from helpers import assert_close, randn
 
 import backprop as bp
-from backprop import nn
+from backprop import nn, optim
 
 torch = pytest.importorskip("torch")
 
@@ -530,11 +530,24 @@ def test_an_op_that_needs_only_its_inputs_shapes_may_see_them_written_as_in_torc
 
 def test_a_parameter_stepped_between_two_backward_passes_of_one_graph_is_refused():
     w = bp.ones(2, 2, requires_grad=True)
-    loss = (bp.ones(3, 2) @ w).sum()
+    loss = (w @ w).sum()
     loss.backward(retain_graph=True)
     with bp.no_grad():
         w.sub_(0.1 * w.grad)
-    with pytest.raises(RuntimeError, match=r"input 1 of matmul \(shape \(2, 2\), float32\)"):
+    with pytest.raises(RuntimeError, match=r"input 0 of matmul \(shape \(2, 2\), float32\)"):
+        loss.backward()
+
+
+def test_an_input_whose_value_no_wanted_gradient_reads_is_still_checked_where_torch_is_not():
+    """backprop checks every input of an op whose gradient reads values; PyTorch checks what
+    it saved, and `ones @ w` saves no `w` when `ones` needs no gradient. The stricter check
+    refuses a backward PyTorch would run; it never lets a wrong gradient through."""
+    w = bp.ones(2, 2, requires_grad=True)
+    loss = (bp.ones(3, 2) @ w).sum()
+    loss.backward(retain_graph=True)
+    with bp.no_grad():
+        w.sub_(0.1)
+    with pytest.raises(RuntimeError, match=r"input 1 of matmul"):
         loss.backward()
 
 
@@ -565,3 +578,17 @@ def test_every_in_place_write_counts(write):
     with bp.no_grad():
         write(x)
     assert x._version == 1
+
+
+def test_an_optimizer_step_between_two_backward_passes_of_one_graph_is_refused_as_in_torch():
+    torch = pytest.importorskip("torch")
+    for lib, optimizers, match in (
+        (bp, optim, r"input 0 of matmul"),
+        (torch, torch.optim, "modified by an inplace operation"),
+    ):
+        w = lib.ones(2, 2, requires_grad=True)
+        loss = (w @ w).sum()  # each operand's gradient reads the other: torch saves both
+        loss.backward(retain_graph=True)
+        optimizers.SGD([w], lr=0.1).step()
+        with pytest.raises(RuntimeError, match=match):
+            loss.backward()

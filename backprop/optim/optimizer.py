@@ -117,6 +117,7 @@ class Optimizer:
                             )
                         self.state[param] = self._init_state(param, group)
                     self._update(param, self.state[param], group)
+                    param._version += 1  # written in place: a graph that used it is stale
         return loss
 
     def _prepare_scalars(self, phase: str) -> None:
