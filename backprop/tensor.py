@@ -1133,8 +1133,7 @@ class Tensor:
         requires_grad: bool = False,
     ) -> Tensor:
         """Zeros of `size`, of this tensor's dtype and on its device unless given."""
-        dtype, device = self._new_options(dtype, device)
-        return creation.zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+        return self._new(creation.zeros, size, dtype, device, requires_grad)
 
     def new_ones(
         self,
@@ -1144,8 +1143,7 @@ class Tensor:
         requires_grad: bool = False,
     ) -> Tensor:
         """Ones of `size`, of this tensor's dtype and on its device unless given."""
-        dtype, device = self._new_options(dtype, device)
-        return creation.ones(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+        return self._new(creation.ones, size, dtype, device, requires_grad)
 
     def new_empty(
         self,
@@ -1156,8 +1154,7 @@ class Tensor:
     ) -> Tensor:
         """An uninitialised tensor of `size`, of this tensor's dtype and on its device unless
         given."""
-        dtype, device = self._new_options(dtype, device)
-        return creation.empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+        return self._new(creation.empty, size, dtype, device, requires_grad)
 
     def new_full(
         self,
@@ -1182,6 +1179,13 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.detach().clone()
         return creation.tensor(data, dtype, device, requires_grad)
+
+    def _new(
+        self, factory: Callable, size: tuple, dtype: Any, device: Any, requires_grad: bool
+    ) -> Tensor:
+        """`factory(*size)` (zeros, ones, empty) for the `new_*` methods."""
+        dtype, device = self._new_options(dtype, device)
+        return factory(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def _new_options(self, dtype: Any, device: Any) -> tuple[Any, Any]:
         """The dtype and device of a `new_*` tensor: this tensor's unless given."""

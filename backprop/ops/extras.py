@@ -5,7 +5,7 @@ through the ops it is made of."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -358,20 +358,23 @@ def allclose(
 def equal(x: Tensor, other: Tensor) -> bool:
     """Whether both tensors have one shape and equal entries, as a Python bool, as
     `torch.equal` (reads the device; dtypes are promoted, NaN is never equal)."""
-    for name, operand in (("input", x), ("other", other)):
-        if not isinstance(operand, Tensor):
-            raise TypeError(f"equal: {name} must be a Tensor, got {type(operand).__name__}")
-    common_device("equal", (x, other))
+    _check_tensor_pair("equal", x, other)
     if x.shape != other.shape:
         return False
     return bool(all_true(compare("eq", x, other)).item())
 
 
-def _check_comparable(op: str, x: Tensor, other: Tensor) -> None:
+def _check_tensor_pair(op: str, x: Tensor, other: Tensor) -> None:
+    """Both operands are Tensors on one device."""
     for name, operand in (("input", x), ("other", other)):
         if not isinstance(operand, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(operand).__name__}")
     common_device(op, (x, other))
+
+
+def _check_comparable(op: str, x: Tensor, other: Tensor) -> None:
+    """Both operands are Tensors on one device, of one dtype, whose shapes broadcast."""
+    _check_tensor_pair(op, x, other)
     if x.dtype != other.dtype:
         raise TypeError(
             f"{op}: both tensors must have one dtype, got {x.dtype} and {other.dtype}; "
@@ -393,9 +396,7 @@ def var_mean(
     correction: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """(variance, mean) over `axis`, with `var`'s options, as `torch.var_mean`."""
-    _variance_options("var_mean", axis, unbiased, correction)
-    variance = var(require_tensor("var_mean", x), axis, unbiased, keepdims, correction=correction)
-    return variance, _mean("var_mean", x, axis, keepdims)
+    return _spread_and_mean("var_mean", var, x, axis, unbiased, keepdims, correction)
 
 
 @torch_names(dim="axis", keepdim="keepdims")
@@ -408,12 +409,20 @@ def std_mean(
     correction: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """(standard deviation, mean) over `axis`, with `std`'s options, as `torch.std_mean`."""
-    _variance_options("std_mean", axis, unbiased, correction)
-    deviation = std(require_tensor("std_mean", x), axis, unbiased, keepdims, correction=correction)
-    return deviation, _mean("std_mean", x, axis, keepdims)
+    return _spread_and_mean("std_mean", std, x, axis, unbiased, keepdims, correction)
 
 
-def _mean(op: str, x: Tensor, axis: Any, keepdims: bool) -> Tensor:
-    """The mean over `axis`, where a bool in the axis's place is `unbiased` (every axis)."""
-    axes = None if isinstance(axis, bool) else normalize_axes(op, axis, x.ndim)
-    return reduce("mean", x, axes, keepdims)
+def _spread_and_mean(
+    op: str,
+    spread: Callable[..., Tensor],
+    x: Tensor,
+    axis: Any,
+    unbiased: bool | None,
+    keepdims: bool,
+    correction: int | None,
+) -> tuple[Tensor, Tensor]:
+    """`spread` (var or std) and the mean over the same axes, the options read once."""
+    require_tensor(op, x)
+    axis, correction = _variance_options(op, axis, unbiased, correction)
+    deviation = spread(x, axis, None, keepdims, correction=correction)
+    return deviation, reduce("mean", x, axis, keepdims)

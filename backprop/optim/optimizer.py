@@ -153,6 +153,12 @@ class Optimizer:
         refusing a hyperparameter changed since the capture (as OneCycleLR cycles momentum),
         which the graph would silently ignore."""
         now = self._hyperparameters()
+        if now != self._captured_hyperparameters:  # one comparison per replay in the usual case
+            self._refuse_changed_hyperparameters(now)
+        self._copy_learning_rates()
+
+    def _refuse_changed_hyperparameters(self, now: list[dict[str, Any]]) -> None:
+        """Raises for the first hyperparameter in `now` that differs from the captured one."""
         for index, (captured, current) in enumerate(zip(self._captured_hyperparameters, now)):
             for key, value in captured.items():
                 if current[key] != value:
@@ -162,7 +168,6 @@ class Optimizer:
                         "a CUDA graph, which keeps the value it was captured with; only 'lr' "
                         "is read at every replay (OneCycleLR: pass cycle_momentum=False)"
                     )
-        self._copy_learning_rates()
 
     def _copy_learning_rates(self) -> None:
         """Copies each group's host-side learning rate into its device scalars, in stream
